@@ -1,0 +1,189 @@
+"""System checks. Ids are stable and listed in the README."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import POLICIES, SCOPE_KINDS, WIDGET_PRODUCTS, get_setting, is_sandbox
+from .exceptions import ConfigurationError
+
+MAX_TIMEOUT = 30.0
+MAX_TTL = 7 * 24 * 3600
+
+
+class Codes:
+    KEY_MISSING = "captchala_django.E001"
+    SECRET_MISSING = "captchala_django.E002"
+    SANDBOX_WITHOUT_DEBUG = "captchala_django.E003"
+    TIMEOUT_RANGE = "captchala_django.E004"
+    TTL_RANGE = "captchala_django.E005"
+    PROVIDER_POLICY = "captchala_django.E006"
+    PERSISTENCE_POLICY = "captchala_django.E007"
+    SCOPE = "captchala_django.E008"
+    UNPARSABLE = "captchala_django.E009"
+    WIDGET = "captchala_django.E010"
+    PROXIES = "captchala_django.E011"
+    SANDBOX_FORCED = "captchala_django.W003"
+
+
+def _read(name: str, errors: list[CheckMessage]) -> tuple[bool, Any]:
+    """Read a setting, turning a parse error into check ``E009``."""
+    try:
+        return True, get_setting(name)
+    except ConfigurationError as exc:
+        errors.append(Error(str(exc), id=Codes.UNPARSABLE, obj=name))
+        return False, None
+
+
+def check_keys(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, code in (
+        ("CAPTCHALA_APP_KEY", Codes.KEY_MISSING),
+        ("CAPTCHALA_APP_SECRET", Codes.SECRET_MISSING),
+    ):
+        ok, value = _read(name, errors)
+        if ok and not value and not is_sandbox():
+            errors.append(
+                Error(
+                    f"{name} is not set.",
+                    hint=f"Set {name} in your settings or environment "
+                    "(or CAPTCHALA_SANDBOX = True for local development).",
+                    id=code,
+                )
+            )
+    return errors
+
+
+def check_sandbox_in_production(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    ok, sandbox = _read("CAPTCHALA_SANDBOX", errors)
+    if not ok or not sandbox or settings.DEBUG:
+        return errors
+    ok, forced = _read("CAPTCHALA_SANDBOX_FORCE", errors)
+    if ok and forced:
+        errors.append(
+            Warning(
+                "The CaptchaLa sandbox is forced on with DEBUG off.",
+                hint="Every visitor can mint pass tokens. Use this only on test servers.",
+                id=Codes.SANDBOX_FORCED,
+            )
+        )
+    elif ok:
+        errors.append(
+            Error(
+                "CAPTCHALA_SANDBOX is on while DEBUG is off.",
+                hint="Turn the sandbox off in production, or set CAPTCHALA_SANDBOX_FORCE "
+                "for a test server.",
+                id=Codes.SANDBOX_WITHOUT_DEBUG,
+            )
+        )
+    return errors
+
+
+def _range_check(name: str, low: float, high: float, code: str, errors: list[CheckMessage]) -> None:
+    ok, value = _read(name, errors)
+    if not ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+        errors.append(
+            Error(
+                f"{name} must be a number above {low:g} and at most {high:g}; got {value!r}.",
+                id=code,
+            )
+        )
+
+
+def check_numbers(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    _range_check("CAPTCHALA_TIMEOUT", 0, MAX_TIMEOUT, Codes.TIMEOUT_RANGE, errors)
+    _range_check("CAPTCHALA_CHECKPOINT_TTL", 0, MAX_TTL, Codes.TTL_RANGE, errors)
+    return errors
+
+
+def check_policies(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, code in (
+        ("CAPTCHALA_ON_PROVIDER_ERROR", Codes.PROVIDER_POLICY),
+        ("CAPTCHALA_ON_PERSISTENCE_ERROR", Codes.PERSISTENCE_POLICY),
+    ):
+        ok, value = _read(name, errors)
+        if ok and value not in POLICIES:
+            errors.append(Error(f"{name} must be one of {POLICIES}; got {value!r}.", id=code))
+    return errors
+
+
+def check_scope(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    ok, value = _read("CAPTCHALA_DEFAULT_SCOPE", errors)
+    if not ok or value in SCOPE_KINDS or callable(value):
+        return errors
+    try:
+        if not isinstance(value, str) or "." not in value:
+            raise ImportError(value)
+        import_string(value)
+    except ImportError:
+        errors.append(
+            Error(
+                f"CAPTCHALA_DEFAULT_SCOPE must be one of {SCOPE_KINDS} or the dotted path "
+                f"of a callable; {value!r} is neither.",
+                id=Codes.SCOPE,
+            )
+        )
+    return errors
+
+
+def check_widget(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    ok, value = _read("CAPTCHALA_WIDGET", errors)
+    if not ok:
+        return errors
+    if not isinstance(value, dict) or value.get("product", "bind") not in WIDGET_PRODUCTS:
+        errors.append(
+            Error(
+                "CAPTCHALA_WIDGET must be a dict whose 'product' is one of "
+                f"{WIDGET_PRODUCTS}; got {value!r}.",
+                id=Codes.WIDGET,
+            )
+        )
+    return errors
+
+
+def check_proxies(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    ok, value = _read("CAPTCHALA_TRUSTED_PROXIES", errors)
+    if not ok:
+        return errors
+    values = [value] if isinstance(value, str) else value
+    for cidr in values or []:
+        try:
+            ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"CAPTCHALA_TRUSTED_PROXIES holds {cidr!r}, not an IP network.",
+                    id=Codes.PROXIES,
+                )
+            )
+    return errors
+
+
+ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
+    check_keys,
+    check_numbers,
+    check_policies,
+    check_scope,
+    check_widget,
+    check_proxies,
+]
+
+
+def register_checks() -> None:
+    for check in ALL_CHECKS:
+        register(check, "captchala_django")
+    register(check_sandbox_in_production, "captchala_django", Tags.security, deploy=True)

@@ -1,0 +1,394 @@
+"""HTTP client for the CaptchaLa server API.
+
+This module is the only one that imports ``requests``. It owns the pooled
+session, the timeouts, the envelope parsing and the mapping of every
+transport or protocol problem onto :mod:`captchala_django.exceptions`.
+A *verdict* (valid, invalid, degraded) is returned as a
+:class:`ValidationResult`; everything else is raised.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry, Timeout
+
+from . import __version__
+from .conf import app_settings
+from .exceptions import (
+    CaptchaLaError,
+    ConfigurationError,
+    ProviderRejected,
+    ProviderResponseError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+
+logger = logging.getLogger("captchala_django.client")
+
+#: Longest pass token accepted, in bytes; longer ones are refused without a call.
+TOKEN_MAX_BYTES = 4096
+#: Largest provider reply read; a longer body is a malformed reply.
+REPLY_MAX_BYTES = 64 * 1024
+#: Provider error codes that mean our configuration is wrong, not the user.
+CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
+USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The provider's verdict on one pass token."""
+
+    valid: bool
+    code: str
+    message: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    latency_ms: float = 0.0
+    action: str | None = None
+    risk_score: int | None = None
+    degraded: bool = False
+    challenge_id: str | None = None
+    captcha_args: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: False when the verdict was reached locally, without a provider call.
+    called: bool = True
+
+
+@dataclass(frozen=True)
+class ServerToken:
+    """A server token (``sct_...``) to hand to the browser widget."""
+
+    token: str = field(repr=False)
+    expires_in: int
+    issued_at: int
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+def token_format_error(pass_token: object) -> str | None:
+    """Why ``pass_token`` cannot be a pass token, or ``None`` if it could be.
+
+    Checked before any provider call: empty, longer than ``TOKEN_MAX_BYTES``,
+    or anything but printable ASCII without spaces.
+    """
+    if not isinstance(pass_token, str) or not pass_token:
+        return "missing_token"
+    if len(pass_token) > TOKEN_MAX_BYTES:
+        return "token_too_long"
+    if not all("!" <= ch <= "~" for ch in pass_token):
+        return "malformed_token"
+    return None
+
+
+def token_hint(pass_token: str) -> str:
+    """A loggable hint of a token: its kind prefix and length, never its value."""
+    prefix = pass_token.split("_", 1)[0] + "_" if "_" in pass_token[:12] else ""
+    return f"{prefix}…({len(pass_token)} chars)"
+
+
+# --------------------------------------------------------------------------- session
+
+_session_lock = threading.Lock()
+_session: requests.Session | None = None
+_session_pid: int | None = None
+
+
+def create_session(pool_maxsize: int = 64) -> requests.Session:
+    """A session with keep-alive pooling and one retry of *connect* failures only.
+
+    A read error or read timeout is never retried: the request may have reached
+    the provider, and a second validate of a consumed token would turn a real
+    pass into ``token_consumed``.
+    """
+    session = requests.Session()
+    retry = Retry(
+        total=1,
+        connect=1,
+        read=False,
+        status=0,
+        other=0,
+        redirect=0,
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    # No cookie state shared between threads: the API is stateless.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def get_session() -> requests.Session:
+    """The process-wide session (a new one after ``fork``)."""
+    global _session, _session_pid
+    pid = os.getpid()
+    if _session is None or _session_pid != pid:
+        with _session_lock:
+            if _session is None or _session_pid != pid:
+                _session = create_session()
+                _session_pid = pid
+    return _session
+
+
+def reset_session() -> None:
+    """Drop the process-wide session (its pooled connections are closed)."""
+    global _session, _session_pid
+    with _session_lock:
+        if _session is not None:
+            _session.close()
+        _session = None
+        _session_pid = None
+
+
+# --------------------------------------------------------------------------- client
+
+
+class CaptchaLaClient:
+    """Talks to ``{api}/v1/validate`` and ``{api}/v1/server/challenge/issue``.
+
+    Arguments default to the ``CAPTCHALA_*`` settings, read when the client is
+    made. Clients are cheap: the pooled HTTP session is shared by the process.
+    """
+
+    def __init__(
+        self,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        api_url: str | None = None,
+        *,
+        offline_api_url: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        send_client_ip: bool | None = None,
+        accept_client_only: bool | None = None,
+        session: requests.Session | None = None,
+    ):
+        self.app_key = app_key or app_settings.APP_KEY
+        self._secret = app_secret or app_settings.APP_SECRET
+        self.api_url = (api_url or app_settings.API_URL).rstrip("/")
+        self.offline_api_url = offline_api_url or app_settings.OFFLINE_API_URL
+        self.timeout = float(timeout if timeout is not None else app_settings.TIMEOUT)
+        self.connect_timeout = float(
+            connect_timeout if connect_timeout is not None else min(self.timeout, 3.0)
+        )
+        self.send_client_ip = (
+            app_settings.SEND_CLIENT_IP if send_client_ip is None else send_client_ip
+        )
+        self.accept_client_only = (
+            app_settings.ACCEPT_CLIENT_ONLY if accept_client_only is None else accept_client_only
+        )
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"<CaptchaLaClient api_url={self.api_url!r} app_key={self.app_key!r}>"
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session or get_session()
+
+    # ------------------------------------------------------------------ public calls
+
+    def validate(
+        self, pass_token: str, client_ip: str | None = None, *, action: str | None = None
+    ) -> ValidationResult:
+        """Ask the provider whether ``pass_token`` is a valid, unused pass.
+
+        Returns a verdict, or raises ``ProviderUnavailable`` / ``ProviderTimeout``
+        / ``ProviderResponseError`` / ``ConfigurationError``. When ``action`` is
+        given, a reply for another action is an invalid verdict
+        (``token_action_mismatch``).
+        """
+        reason = token_format_error(pass_token)
+        if reason:
+            return ValidationResult(valid=False, code=reason, called=False)
+        if pass_token.startswith("client_"):
+            if self.accept_client_only:
+                return ValidationResult(valid=True, code="client_only", called=False)
+            return ValidationResult(valid=False, code="client_token_refused", called=False)
+
+        if pass_token.startswith("offline_"):
+            url = self.offline_api_url
+        else:
+            url = self.api_url + "/v1/validate"
+        payload: dict[str, Any] = {"pass_token": pass_token, "keep_token": False}
+        if client_ip and self.send_client_ip:
+            payload["client_ip"] = client_ip
+
+        status, body, latency_ms = self._post(url, payload)
+        result = self._parse_validate(status, body, latency_ms)
+        if result.valid and action and result.action and result.action != action:
+            return ValidationResult(
+                valid=False,
+                code="token_action_mismatch",
+                message=f"token was solved for action {result.action!r}, expected {action!r}",
+                raw=result.raw,
+                latency_ms=result.latency_ms,
+                action=result.action,
+                risk_score=result.risk_score,
+                challenge_id=result.challenge_id,
+                captcha_args=result.captcha_args,
+            )
+        return result
+
+    def issue_server_token(
+        self,
+        action: str,
+        *,
+        binding_ip: str | None = None,
+        ttl: int | None = None,
+        max_uses: int | None = None,
+        bind_uid: str | None = None,
+    ) -> ServerToken:
+        """Issue a server token for one widget render of ``action``."""
+        payload: dict[str, Any] = {"action": action}
+        if binding_ip:
+            payload["binding_ip"] = binding_ip
+        if ttl is not None:
+            payload["ttl"] = int(ttl)
+        if max_uses is not None:
+            payload["max_uses"] = int(max_uses)
+        if bind_uid:
+            payload["bind_uid"] = str(bind_uid)
+        status, body, _latency = self._post(self.api_url + "/v1/server/challenge/issue", payload)
+        code, data, msg = self._envelope(status, body)
+        token = data.get("server_token")
+        if code == 0 and isinstance(token, str) and token:
+            return ServerToken(
+                token=token,
+                expires_in=_as_int(data.get("expires_in"), 300),
+                issued_at=_as_int(data.get("issued_at"), int(time.time())),
+                raw=body,
+            )
+        error = str(body.get("error") or data.get("error") or msg or "unknown_error")
+        self._raise_for_configuration(status, error)
+        if status >= 500:
+            raise ProviderUnavailable("CaptchaLa could not issue a server token", status=status)
+        if code == 0:
+            raise ProviderResponseError("Issue reply has no server_token", status=status)
+        raise ProviderRejected(
+            "CaptchaLa refused to issue a server token", code=error, status=status
+        )
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-App-Key": self.app_key,
+            "X-App-Secret": self._secret,
+        }
+
+    def _post(self, url: str, payload: dict[str, Any]) -> tuple[int, Any, float]:
+        timeout = Timeout(connect=self.connect_timeout, read=self.timeout, total=self.timeout)
+        start = time.perf_counter()
+        try:
+            response = self.session.post(
+                url, json=payload, headers=self._headers(), timeout=timeout
+            )
+            content = response.content
+        except requests.Timeout as exc:
+            raise ProviderTimeout(
+                f"CaptchaLa did not answer within {self.timeout:g}s ({type(exc).__name__})"
+            ) from exc
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"Could not reach CaptchaLa ({type(exc).__name__})") from exc
+        latency_ms = (time.perf_counter() - start) * 1000
+        status = response.status_code
+        logger.debug("POST %s -> HTTP %s in %.1f ms", url, status, latency_ms)
+        if len(content) > REPLY_MAX_BYTES:
+            raise ProviderResponseError("CaptchaLa reply is too large", status=status)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if status >= 500:
+                raise ProviderUnavailable(f"CaptchaLa answered HTTP {status}", status=status)
+            raise ProviderResponseError("CaptchaLa reply is not a JSON object", status=status)
+        return status, body, latency_ms
+
+    @staticmethod
+    def _envelope(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
+        code = body.get("code")
+        data = body.get("data")
+        if data is None:
+            data = {}
+        if isinstance(code, bool) or not isinstance(code, int) or not isinstance(data, dict):
+            if status >= 500:
+                raise ProviderUnavailable(f"CaptchaLa answered HTTP {status}", status=status)
+            raise ProviderResponseError("CaptchaLa reply is not a valid envelope", status=status)
+        msg = body.get("msg")
+        return code, data, msg if isinstance(msg, str) else ""
+
+    @staticmethod
+    def _raise_for_configuration(status: int, error: str) -> None:
+        if error in CONFIGURATION_CODES or status in (401, 403):
+            raise ConfigurationError(
+                "CaptchaLa rejected the configured keys: check CAPTCHALA_APP_KEY, "
+                "CAPTCHALA_APP_SECRET and that the app is enabled",
+                code=error,
+                status=status,
+            )
+
+    def _parse_validate(self, status: int, body: dict[str, Any], latency_ms: float):
+        code, data, msg = self._envelope(status, body)
+        flag = data.get("valid", data.get("ok"))
+        captcha_args = data.get("captcha_args")
+        if not isinstance(captcha_args, dict):
+            captcha_args = {}
+        common = {
+            "raw": body,
+            "latency_ms": latency_ms,
+            "action": _as_str(data.get("action")),
+            "risk_score": _as_int(data.get("risk_score", captcha_args.get("risk_score")), None),
+            "challenge_id": _as_str(data.get("challenge_id")),
+            "captcha_args": captcha_args,
+        }
+        if code == 0 and flag is True:
+            return ValidationResult(valid=True, code="ok", message=msg, **common)
+
+        error = str(data.get("error") or body.get("error") or msg or "invalid_token")
+        self._raise_for_configuration(status, error)
+        if flag is None:
+            if status >= 500:
+                raise ProviderUnavailable(f"CaptchaLa answered HTTP {status}", status=status)
+            if code == 0:
+                raise ProviderResponseError("CaptchaLa reply carries no verdict", status=status)
+        if data.get("degraded") is True:
+            reason = str(data.get("reason") or "degraded")
+            return ValidationResult(valid=False, code=reason, message=msg, degraded=True, **common)
+        return ValidationResult(valid=False, code=error, message=msg, **common)
+
+
+def _as_int(value: Any, default: int | None) -> int | None:
+    if isinstance(value, bool):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+__all__ = [
+    "CaptchaLaClient",
+    "CaptchaLaError",
+    "ServerToken",
+    "ValidationResult",
+    "create_session",
+    "get_session",
+    "token_format_error",
+]

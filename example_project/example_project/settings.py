@@ -1,0 +1,107 @@
+"""Settings of the example project, read from the environment and ``.env``.
+
+``.env.example`` documents every variable. With no ``.env`` at all the demo
+runs offline: DEBUG on, SQLite, and the local CaptchaLa sandbox mounted at
+``/captchala-sandbox/``.
+"""
+
+from pathlib import Path
+
+import django
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+PORT = env.int("DEMO_PORT", default=8000)
+SITE_URL = env.str("DEMO_SITE_URL", default=f"http://127.0.0.1:{PORT}")
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="demo-only-not-a-secret")
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "captchala_django",
+    "demo",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+# SQLite by default; DATABASE_URL=postgres://... for PostgreSQL.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'demo.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent writers wait for each other instead of failing with
+    # "database is locked" (transaction_mode needs Django 5.1+).
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    if django.VERSION >= (5, 1):
+        DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+
+AUTH_PASSWORD_VALIDATORS = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# CaptchaLa. In the demo the sandbox stands in for the real service: the keys
+# may stay empty (the sandbox's own are used) and both URLs point at it.
+CAPTCHALA_SANDBOX = env.bool("CAPTCHALA_SANDBOX", default=DEBUG)
+_sandbox_url = f"{SITE_URL}/captchala-sandbox"
+CAPTCHALA_APP_KEY = env.str("CAPTCHALA_APP_KEY", default="")
+CAPTCHALA_APP_SECRET = env.str("CAPTCHALA_APP_SECRET", default="")
+CAPTCHALA_API_URL = env.str(
+    "CAPTCHALA_API_URL", default=_sandbox_url if CAPTCHALA_SANDBOX else "https://apiv1.captcha.la"
+)
+CAPTCHALA_OFFLINE_API_URL = env.str(
+    "CAPTCHALA_OFFLINE_API_URL",
+    default=f"{_sandbox_url}/api/validate"
+    if CAPTCHALA_SANDBOX
+    else "https://fallbackapiv1.captchala.com/api/validate",
+)
+CAPTCHALA_LOADER_URL = env.str(
+    "CAPTCHALA_LOADER_URL",
+    default=f"{_sandbox_url}/captchala-loader.js"
+    if CAPTCHALA_SANDBOX
+    else "https://cdn.captcha-cdn.net/captchala-loader.js",
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"captchala_django": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,61 @@
+import logging
+import traceback
+
+import pytest
+from django.conf import settings
+
+from captchala_django.client import reset_session
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        text += " " + " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _STD)
+        self.texts.append(text)
+
+
+_STD = set(vars(logging.LogRecord("n", 0, "p", 0, "m", (), None))) | {"message", "asctime"}
+
+
+def secrets_in(texts: list[str], secrets: set[str]) -> list[str]:
+    """The log texts that contain any of ``secrets``."""
+    return [t for t in texts if any(s in t for s in secrets)]
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(request):
+    """Every log record a test produces is scanned for the secret and pass tokens.
+
+    Tokens are those the live sandbox minted or was sent during the test.
+    """
+    handler = _Collect()
+    root = logging.getLogger()
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    forbidden = {settings.CAPTCHALA_APP_SECRET, "sandbox-app-secret"}
+    if "captchala_sandbox_server" in request.fixturenames:
+        live = request.getfixturevalue("captchala_sandbox_server")
+        forbidden |= set(live.tokens) | set(live.token_calls)
+    forbidden = {s for s in forbidden if s and len(s) >= 12}
+    leaks = secrets_in(handler.texts, forbidden)
+    assert not leaks, f"log records leak a secret or pass token: {leaks[:3]}"
+
+
+@pytest.fixture
+def fresh_session():
+    """Start with no pooled provider connections."""
+    reset_session()
+    yield
+    reset_session()

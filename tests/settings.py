@@ -1,0 +1,87 @@
+"""Settings for the test suite.
+
+``CAPTCHALA_TEST_DB=postgres`` plus ``DATABASE_URL`` runs it on PostgreSQL
+(``make test`` does both); the default is a file-backed SQLite database, so
+that threads get connections of their own.
+"""
+
+import os
+import tempfile
+
+import django
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEST_DB = env.str("CAPTCHALA_TEST_DB", default="sqlite")
+if TEST_DB == "postgres":
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"]["TEST"] = {"NAME": "captchala_test"}
+else:
+    _dir = os.environ.get("CAPTCHALA_TEST_TMP") or tempfile.gettempdir()
+    _name = os.path.join(_dir, f"captchala-test-{os.getpid()}.sqlite3")
+    _options = {"timeout": 20}
+    if django.VERSION >= (5, 1):
+        _options["transaction_mode"] = "IMMEDIATE"
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _name,
+            "OPTIONS": _options,
+            "TEST": {"NAME": _name.replace(".sqlite3", "-test.sqlite3")},
+        }
+    }
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "captchala_django",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+STATIC_URL = "/static/"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Nothing listens here: a test that forgets the sandbox fixture fails fast
+# instead of calling the real service.
+CAPTCHALA_API_URL = "http://127.0.0.1:9"
+CAPTCHALA_OFFLINE_API_URL = "http://127.0.0.1:9/api/validate"
+CAPTCHALA_APP_KEY = "sandbox-app-key"
+CAPTCHALA_APP_SECRET = "sandbox-app-secret"
+CAPTCHALA_TIMEOUT = 2.0
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {"captchala_django": {"level": "DEBUG"}},
+}

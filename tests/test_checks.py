@@ -1,0 +1,86 @@
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from captchala_django import checks
+
+
+def ids(messages):
+    return [m.id for m in messages]
+
+
+def test_a_correct_configuration_has_no_messages():
+    assert [c() for c in checks.ALL_CHECKS] == [[] for _ in checks.ALL_CHECKS]
+
+
+def test_missing_key_and_secret(settings):
+    settings.CAPTCHALA_APP_KEY = ""
+    settings.CAPTCHALA_APP_SECRET = None
+    assert ids(checks.check_keys()) == ["captchala_django.E001", "captchala_django.E002"]
+
+
+def test_dev_setup_with_sandbox_and_no_keys_passes_manage_check(settings):
+    settings.DEBUG = True
+    settings.CAPTCHALA_SANDBOX = True
+    settings.CAPTCHALA_APP_KEY = ""
+    settings.CAPTCHALA_APP_SECRET = ""
+    call_command("check")  # raises SystemCheckError on any error
+    call_command("check", "--deploy", "--fail-level", "ERROR", tags=["captchala_django"])
+
+
+def test_missing_keys_fail_manage_check(settings):
+    settings.CAPTCHALA_APP_KEY = ""
+    with pytest.raises(SystemCheckError, match="E001"):
+        call_command("check")
+
+
+def test_sandbox_without_debug_is_a_deploy_error(settings):
+    settings.DEBUG = False
+    settings.CAPTCHALA_SANDBOX = True
+    assert ids(checks.check_sandbox_in_production()) == ["captchala_django.E003"]
+    settings.CAPTCHALA_SANDBOX_FORCE = True
+    assert ids(checks.check_sandbox_in_production()) == ["captchala_django.W003"]
+    settings.DEBUG = True
+    assert checks.check_sandbox_in_production() == []
+
+
+def test_sandbox_check_runs_only_with_deploy(settings):
+    settings.DEBUG = False
+    settings.CAPTCHALA_SANDBOX = True
+    call_command("check")
+    with pytest.raises(SystemCheckError, match="E003"):
+        call_command("check", "--deploy")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "code"),
+    [
+        ("CAPTCHALA_TIMEOUT", 0, "E004"),
+        ("CAPTCHALA_TIMEOUT", 120, "E004"),
+        ("CAPTCHALA_TIMEOUT", "3", "E004"),
+        ("CAPTCHALA_CHECKPOINT_TTL", -5, "E005"),
+        ("CAPTCHALA_CHECKPOINT_TTL", 10**9, "E005"),
+        ("CAPTCHALA_ON_PROVIDER_ERROR", "maybe", "E006"),
+        ("CAPTCHALA_ON_PERSISTENCE_ERROR", "ALLOW", "E007"),
+        ("CAPTCHALA_DEFAULT_SCOPE", "planet", "E008"),
+        ("CAPTCHALA_DEFAULT_SCOPE", "no.such.module.scope", "E008"),
+        ("CAPTCHALA_WIDGET", {"product": "billboard"}, "E010"),
+        ("CAPTCHALA_WIDGET", "bind", "E010"),
+        ("CAPTCHALA_TRUSTED_PROXIES", ["10.0.0.0/8", "not-an-ip"], "E011"),
+    ],
+)
+def test_bad_values_are_errors(settings, name, value, code):
+    setattr(settings, name, value)
+    found = [m for c in checks.ALL_CHECKS for m in c()]
+    assert ids(found) == [f"captchala_django.{code}"]
+
+
+def test_dotted_scope_callable_is_accepted(settings):
+    settings.CAPTCHALA_DEFAULT_SCOPE = "os.path.join"
+    assert checks.check_scope() == []
+
+
+def test_unparsable_environment_is_e009(settings, monkeypatch):
+    del settings.CAPTCHALA_TIMEOUT
+    monkeypatch.setenv("CAPTCHALA_TIMEOUT", "soon")
+    assert ids(checks.check_numbers()) == ["captchala_django.E009"]

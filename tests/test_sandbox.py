@@ -1,0 +1,232 @@
+"""The sandbox: its rules, its three ways of running, and its loader."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import requests
+
+from captchala_django.client import CaptchaLaClient
+from captchala_django.conf import SANDBOX_APP_KEY
+from captchala_django.sandbox import Sandbox
+from captchala_django.sandbox.server import LiveSandbox
+
+
+def post(url, body, headers=None):
+    return requests.post(url, data=json.dumps(body), headers=headers or {}, timeout=5)
+
+
+# ----------------------------------------------------------------- browser check flow
+
+
+def test_browser_check_with_server_token_mints_a_pass_token_for_its_action(captchala_sandbox):
+    client = CaptchaLaClient()
+    sct = client.issue_server_token("login", max_uses=1)
+    reply = post(
+        captchala_sandbox.url + "/sandbox/solve",
+        {"appKey": SANDBOX_APP_KEY, "serverToken": sct.token, "action": "login"},
+    ).json()
+    assert reply["code"] == 0
+    token = reply["data"]["token"]
+    assert token.startswith("pt_")
+    result = client.validate(token, action="login")
+    assert result.valid and result.action == "login"
+
+
+def test_server_token_uses_are_limited(captchala_sandbox):
+    sct = CaptchaLaClient().issue_server_token("login", max_uses=1)
+    body = {"appKey": SANDBOX_APP_KEY, "serverToken": sct.token}
+    assert post(captchala_sandbox.url + "/sandbox/solve", body).json()["code"] == 0
+    again = post(captchala_sandbox.url + "/sandbox/solve", body)
+    assert again.status_code == 400
+    assert again.json()["data"]["error"] == "server_token_exhausted"
+
+
+def test_unknown_server_token_and_app_key_are_refused(captchala_sandbox):
+    url = captchala_sandbox.url + "/sandbox/solve"
+    bad_sct = post(url, {"appKey": SANDBOX_APP_KEY, "serverToken": "sct_nope"}).json()
+    assert bad_sct["data"]["error"] == "server_token_invalid"
+    assert post(url, {"appKey": "nope"}).json()["data"]["error"] == "invalid_app_key"
+
+
+def test_expired_server_token_is_refused():
+    sandbox = Sandbox()
+    reply = sandbox.handle(
+        "POST",
+        "/v1/server/challenge/issue",
+        {"X-App-Key": SANDBOX_APP_KEY, "X-App-Secret": "sandbox-app-secret"},
+        json.dumps({"action": "login"}).encode(),
+    )
+    sct = json.loads(reply.body)["data"]["server_token"]
+    sandbox.server_tokens[sct].expires_at = 0
+    solved = sandbox.handle(
+        "POST",
+        "/sandbox/solve",
+        {},
+        json.dumps({"appKey": SANDBOX_APP_KEY, "serverToken": sct}).encode(),
+    )
+    assert json.loads(solved.body)["data"]["error"] == "server_token_expired"
+
+
+def test_keep_token_leaves_the_token_usable(captchala_sandbox):
+    token = captchala_sandbox.mint_pass_token()
+    headers = {"X-App-Key": SANDBOX_APP_KEY, "X-App-Secret": "sandbox-app-secret"}
+    first = post(
+        captchala_sandbox.url + "/v1/validate", {"pass_token": token, "keep_token": True}, headers
+    ).json()
+    second = post(captchala_sandbox.url + "/v1/validate", {"pass_token": token}, headers).json()
+    third = post(captchala_sandbox.url + "/v1/validate", {"pass_token": token}, headers).json()
+    assert [first["data"]["valid"], second["data"]["valid"], third["data"]["error"]] == [
+        True,
+        True,
+        "token_consumed",
+    ]
+
+
+def test_control_endpoints_mint_and_switch_faults_over_http(captchala_sandbox):
+    minted = post(captchala_sandbox.url + "/sandbox/mint", {"action": "login"}).json()
+    token = minted["data"]["token"]
+    faults = post(captchala_sandbox.url + "/sandbox/faults", {"mode": "error", "count": 1})
+    assert faults.json()["data"]["mode"] == "error"
+    client = CaptchaLaClient()
+    with pytest.raises(Exception, match="HTTP 503"):
+        client.validate(token)
+    assert client.validate(token).valid  # the fault applied to one call only
+    stats = requests.get(captchala_sandbox.url + "/sandbox/stats", timeout=5).json()
+    assert stats["data"]["stats"]["validate"] == 2
+    bad = post(captchala_sandbox.url + "/sandbox/faults", {"mode": "explode"})
+    assert bad.status_code == 400
+
+
+def test_fault_can_target_one_endpoint(captchala_sandbox):
+    captchala_sandbox.set_fault("error", endpoint="issue")
+    client = CaptchaLaClient()
+    assert client.validate(captchala_sandbox.mint_pass_token()).valid
+    with pytest.raises(Exception, match="HTTP 503"):
+        client.issue_server_token("login")
+
+
+def test_reset_releases_held_requests():
+    with LiveSandbox() as live:
+        live.set_fault("timeout", hang_seconds=60)
+        import threading
+        import time
+
+        errors = []
+
+        def call():
+            try:
+                CaptchaLaClient(api_url=live.url, timeout=30).validate(live.mint_pass_token())
+            except Exception as exc:  # noqa: BLE001 - asserted below
+                errors.append(exc)
+
+        thread = threading.Thread(target=call)
+        started = time.monotonic()
+        thread.start()
+        while live.count("validate") == 0:
+            thread.join(0.01)
+        live.clear_faults()
+        thread.join(10)
+        assert not thread.is_alive() and time.monotonic() - started < 10
+        assert len(errors) == 1
+
+
+# ----------------------------------------------------------------- ways of running
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mounted_in_a_django_project(live_server, settings):
+    settings.DEBUG = True
+    settings.CAPTCHALA_SANDBOX = True
+    base = live_server.url + "/captchala-sandbox"
+    token = post(base + "/sandbox/mint", {"action": "login"}).json()["data"]["token"]
+    client = CaptchaLaClient(api_url=base)
+    result = client.validate(token, "127.0.0.1", action="login")
+    assert result.valid
+    assert client.validate(token).code == "token_consumed"
+    loader = requests.get(base + "/captchala-loader.js", timeout=5)
+    assert loader.headers["Content-Type"] == "application/javascript"
+    assert b"loadCaptchala" in loader.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mounted_sandbox_is_off_without_debug(live_server, settings):
+    settings.DEBUG = False
+    settings.CAPTCHALA_SANDBOX = True
+    reply = post(live_server.url + "/captchala-sandbox/sandbox/mint", {})
+    assert reply.status_code == 404
+
+
+def test_standalone_command_serves_the_api():
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "captchala_django.sandbox", "--port", str(port), "--quiet"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = proc.stdout.readline()  # printed once the socket is bound
+        assert f"127.0.0.1:{port}" in banner
+        url = f"http://127.0.0.1:{port}"
+        token = post(url + "/sandbox/mint", {}).json()["data"]["token"]
+        assert CaptchaLaClient(api_url=url).validate(token).valid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_pytest_plugin_points_settings_at_the_live_sandbox(
+    pytestconfig, settings, captchala_sandbox
+):
+    assert pytestconfig.pluginmanager.has_plugin("captchala_sandbox")
+    assert settings.CAPTCHALA_API_URL == captchala_sandbox.url
+    assert settings.CAPTCHALA_OFFLINE_API_URL == captchala_sandbox.url + "/api/validate"
+    assert captchala_sandbox.count("requests") == 0  # reset for each test
+
+
+# ----------------------------------------------------------------- loader surface
+
+NODE = shutil.which("node")
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_loader_offers_the_captchala_surface(captchala_sandbox, tmp_path):
+    loader = requests.get(captchala_sandbox.loader_url, timeout=5).text
+    script = tmp_path / "probe.js"
+    script.write_text(
+        textwrap.dedent("""
+        const vm = require("vm");
+        const fs = require("fs");
+        const ctx = {setTimeout, console};
+        ctx.window = ctx;
+        ctx.document = {currentScript: {src: "http://127.0.0.1:1/captchala-loader.js"}};
+        vm.createContext(ctx);
+        vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), ctx);
+        ctx.loadCaptchala((C) => {
+          const inst = C.init({appKey: "k", action: "login", product: "bind"});
+          const chain = ["onSuccess", "onError", "onReady", "onClose"]
+            .every((m) => inst[m](() => {}) === inst);
+          const methods = ["bindTo", "appendTo", "showCaptcha", "verify", "reset", "destroy"]
+            .every((m) => typeof inst[m] === "function");
+          console.log(JSON.stringify({global: ctx.Captchala === C, chain, methods}));
+        }, () => console.log("load error"));
+    """)
+    )
+    source = tmp_path / "loader.js"
+    source.write_text(loader)
+    out = subprocess.run(
+        [NODE, str(script), str(source)], capture_output=True, text=True, timeout=30
+    )
+    assert json.loads(out.stdout) == {"global": True, "chain": True, "methods": True}
+
+
+def test_loader_file_is_packaged():
+    import captchala_django.sandbox as pkg
+
+    assert (Path(pkg.__file__).parent / "assets" / "loader.js").is_file()
