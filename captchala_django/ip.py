@@ -1,0 +1,79 @@
+"""Client IP resolution.
+
+``REMOTE_ADDR`` is the client unless the peer is a trusted proxy
+(``CAPTCHALA_TRUSTED_PROXIES``); then ``X-Forwarded-For`` is read from the
+right, skipping trusted hops, and the first untrusted address is the client.
+A forged header from an untrusted peer is therefore ignored.
+``CAPTCHALA_IP_RESOLVER`` (a dotted path or callable taking the request) may
+replace all of this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from functools import lru_cache
+
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+from .conf import get_setting
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip(value: str | None) -> str | None:
+    """The normalised address in ``value``, or ``None`` if it is not one."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [v6]:port
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # v4:port
+        value = value.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+@lru_cache(maxsize=32)
+def _networks(cidrs: tuple[str, ...]) -> tuple[_Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def _trusted(address: str, networks: Iterable[_Network]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+def default_resolver(request: HttpRequest) -> str | None:
+    peer = parse_ip(request.META.get("REMOTE_ADDR"))
+    proxies = get_setting("CAPTCHALA_TRUSTED_PROXIES") or []
+    if isinstance(proxies, str):
+        proxies = [proxies]
+    networks = _networks(tuple(str(p) for p in proxies))
+    if peer is None or not networks or not _trusted(peer, networks):
+        return peer
+    client = peer
+    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        address = parse_ip(hop)
+        if address is None:
+            break  # a malformed hop: trust nothing left of it
+        client = address
+        if not _trusted(address, networks):
+            break
+    return client
+
+
+def get_client_ip(request: HttpRequest) -> str | None:
+    """The client's IP address for ``request`` (see module docstring)."""
+    resolver = get_setting("CAPTCHALA_IP_RESOLVER")
+    if resolver:
+        if isinstance(resolver, str):
+            resolver = import_string(resolver)
+        return parse_ip(resolver(request))
+    return default_resolver(request)
