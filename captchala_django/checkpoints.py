@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -411,10 +412,14 @@ def _write(att: _Attempt, outcome: Outcome) -> Checkpoint:
     state = _desired_state(att, outcome)
     att.nested = connections[att.db].in_atomic_block
     last: DatabaseError | None = None
+    strategy = _strategy(att.db)
+    # On PostgreSQL the whole write is one statement, atomic on its own: outside a
+    # caller's transaction it needs no BEGIN/COMMIT round trips.
+    single = strategy == "postgresql" and not att.nested
     for attempt in (1, 2):
         try:
-            with transaction.atomic(using=att.db):
-                row = _WRITERS[_strategy(att.db)](att, state, outcome)
+            with nullcontext() if single else transaction.atomic(using=att.db):
+                row = _WRITERS[strategy](att, state, outcome)
             return _checkpoint_from_row(att, state, row)
         except DatabaseError as exc:
             last = exc
@@ -744,9 +749,6 @@ def _write_postgresql(att: _Attempt, state: dict[str, Any], outcome: Outcome) ->
         params += _event_values(att, event, adapt)
     sql = "WITH " + ", ".join(parts) + f" SELECT {', '.join(_CHECKPOINT_FIELDS)} FROM cp"
     with connection.cursor() as cursor:
-        if not att.nested:
-            timeout_ms = int(float(app_settings.LOCK_TIMEOUT) * 1000)
-            cursor.execute(f"SET LOCAL lock_timeout = {timeout_ms}")
         cursor.execute(sql, params)
         return _row(cursor)
 

@@ -60,7 +60,6 @@ _SPECS = [
     Setting("CAPTCHALA_SKIP_FOR_STAFF", "bool", False),
     # Not in the original design table; documented in the README.
     Setting("CAPTCHALA_IP_RESOLVER", "str", None, doc="dotted path of a callable(request)"),
-    Setting("CAPTCHALA_LOCK_TIMEOUT", "float", 2.0, doc="seconds a checkpoint write waits"),
     Setting("CAPTCHALA_LEDGER_TTL", "int", 86400, doc="seconds a pass token is remembered"),
 ]
 SETTINGS: dict[str, Setting] = {s.name: s for s in _SPECS}

@@ -35,7 +35,9 @@ class CheckpointFactory(factory.django.DjangoModelFactory):
             expires_at=factory.LazyFunction(lambda: timezone.now() - timedelta(seconds=1))
         )
         failed = factory.Trait(
-            status=Status.FAILED, failure_class="validation", failure_detail="invalid_token",
+            status=Status.FAILED,
+            failure_class="validation",
+            failure_detail="invalid_token",
             passed_at=None,
         )
 

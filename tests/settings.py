@@ -85,3 +85,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "loggers": {"captchala_django": {"level": "DEBUG"}},
 }
+
+# A second database that plays a lagging read replica in the routing tests.
+_replica = dict(DATABASES["default"])
+_replica["TEST"] = dict(_replica.get("TEST", {}))
+if TEST_DB == "postgres":
+    _replica["TEST"]["NAME"] = "captchala_test_replica"
+else:
+    _replica["NAME"] = _name.replace(".sqlite3", "-replica.sqlite3")
+    _replica["TEST"]["NAME"] = _name.replace(".sqlite3", "-replica-test.sqlite3")
+DATABASES["replica"] = _replica

@@ -24,9 +24,7 @@ def _free_port() -> int:
 @pytest.fixture
 def demo_server(tmp_path):
     port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         DEMO_PORT=str(port),

@@ -1,0 +1,145 @@
+"""Concurrency proofs: threads and processes, each with its own database connection."""
+
+import multiprocessing
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+
+from captchala_django import checkpoints
+from captchala_django.checkpoints import verify_and_record
+from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from tests.helpers import make_request, scope
+from tests.workers import write_many
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
+def strategy(request, monkeypatch):
+    options = connection.settings_dict.get("OPTIONS", {})
+    if (
+        request.param == "portable"
+        and connection.vendor == "sqlite"
+        and options.get("transaction_mode") != "IMMEDIATE"
+    ):
+        pytest.skip(
+            "SQLite without transaction_mode=IMMEDIATE (Django < 5.1) fails read-then-write "
+            "transactions at once with 'database is locked'; the SQLite upsert path starts "
+            "with its write and is what runs there"
+        )
+    monkeypatch.setattr(checkpoints, "WRITE_STRATEGY", request.param)
+    return request.param
+
+
+def run_threads(n, target):
+    barrier = threading.Barrier(n)
+    results, errors = [], []
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except Exception as exc:  # noqa: BLE001 - asserted by the caller
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread had its own connection
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors
+
+
+def test_32_submits_of_one_token_call_provider_once(captchala_sandbox, strategy):
+    captchala_sandbox.set_fault("none", latency_ms=50)  # keep the claim in flight a while
+    token = captchala_sandbox.mint_pass_token("login")
+    results, errors = run_threads(
+        32, lambda i: verify_and_record(make_request(), token, scope(), action="login")
+    )
+    assert errors == []
+    assert len(results) == 32
+    assert {(o.allowed, o.failure_class) for o in results} == {(True, None)}
+    assert captchala_sandbox.calls_for(token) == 1
+    assert Checkpoint.objects.count() == 1
+    assert PassToken.objects.count() == 1
+    row = Checkpoint.objects.get()
+    assert row.status == "passed" and row.version == 1
+    assert sum(o.provider_called for o in results) == 1
+
+
+def test_32_submits_of_one_bad_token_get_one_answer(captchala_sandbox, strategy):
+    token = "pt_" + "forged" * 4
+    results, errors = run_threads(32, lambda i: verify_and_record(make_request(), token, scope()))
+    assert errors == []
+    assert {(o.allowed, o.failure_class) for o in results} == {(False, "validation")}
+    assert captchala_sandbox.calls_for(token) == 1
+    assert Checkpoint.objects.get().version == 1
+
+
+def test_one_token_raced_from_many_scopes_passes_exactly_one(captchala_sandbox, strategy):
+    token = captchala_sandbox.mint_pass_token()
+    results, errors = run_threads(
+        16, lambda i: verify_and_record(make_request(), token, scope(f"s{i}"))
+    )
+    assert errors == []
+    counted = Counter(o.failure_class for o in results)
+    assert counted[None] == 1 and counted["replay"] == 15
+    assert captchala_sandbox.calls_for(token) == 1
+    assert Checkpoint.objects.filter(status="passed").count() == 1
+
+
+def test_16_threads_writing_one_scope_lose_no_update(captchala_sandbox, strategy):
+    per_thread = 10
+
+    def work(i):
+        return [verify_and_record(make_request(), "", scope()).persisted for _ in range(per_thread)]
+
+    results, errors = run_threads(16, work)
+    assert errors == []
+    committed = sum(sum(r) for r in results)
+    row = Checkpoint.objects.get()
+    assert row.version == committed == row.attempts
+    assert CheckpointEvent.objects.count() == 2 * committed
+    if strategy is None:  # the upsert cannot lose a race
+        assert committed == 16 * per_thread
+
+
+@pytest.mark.slow
+def test_8_processes_x_50_scopes_no_duplicates_no_lost_updates(captchala_sandbox, strategy):
+    db_settings = {"NAME": connection.settings_dict["NAME"]}
+    subjects = [f"scope{i}" for i in range(50)]
+    rounds = 4
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(8)
+    out = ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=write_many,
+            args=(w, db_settings, captchala_sandbox.url, strategy, subjects, rounds, barrier, out),
+        )
+        for w in range(8)
+    ]
+    for proc in workers:
+        proc.start()
+    reports = [out.get(timeout=300) for _ in workers]
+    for proc in workers:
+        proc.join(60)
+        assert proc.exitcode == 0
+
+    assert [errors for _, _, errors in reports] == [[]] * 8
+    committed = Counter()
+    for per_scope, _, _ in reports:
+        committed.update(per_scope)
+    rows = {row.scope_key: row for row in Checkpoint.objects.all()}
+    assert len(rows) == 50  # one row per scope, never a duplicate
+    for subject in subjects:
+        row = rows[scope(subject).key]
+        assert row.version == committed[subject] == row.attempts, subject
+    assert CheckpointEvent.objects.count() == sum(events for _, events, _ in reports)
+    if strategy is None:
+        assert sum(committed.values()) == 8 * 50 * rounds
+    assert connections["default"].vendor in ("postgresql", "sqlite")

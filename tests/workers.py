@@ -1,0 +1,47 @@
+"""Code run in worker processes by the concurrency tests (spawned, so importable)."""
+
+import os
+
+
+def setup_worker(db_settings: dict, sandbox_url: str, strategy: str | None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connections
+
+    connections["default"].settings_dict.update(db_settings)
+    settings.CAPTCHALA_API_URL = sandbox_url
+    from captchala_django import checkpoints
+
+    checkpoints.WRITE_STRATEGY = strategy
+
+
+def write_many(worker: int, db_settings, sandbox_url, strategy, subjects, rounds, barrier, out):
+    """Submit ``rounds`` checks to every scope; report the writes that committed per scope."""
+    setup_worker(db_settings, sandbox_url, strategy)
+    from django.db import connection
+
+    from captchala_django.checkpoints import verify_and_record
+    from tests.helpers import make_request, scope
+
+    committed = {subject: 0 for subject in subjects}
+    events = 0
+    errors = []
+    barrier.wait()
+    for n in range(rounds):
+        for subject in subjects:
+            # Alternate a token refused locally with a unique forged one the provider refuses:
+            # both always write (a refusal never takes the fast path).
+            token = "" if (n + worker) % 2 else f"pt_forged_{worker}_{subject}_{n}_xxxxxxxx"
+            try:
+                outcome = verify_and_record(make_request(), token, scope(subject))
+            except Exception as exc:  # noqa: BLE001 - reported to the parent
+                errors.append(repr(exc))
+                continue
+            if outcome.persisted:
+                committed[subject] += 1
+                events += 2 if token == "" else 4
+    connection.close()
+    out.put((committed, events, errors))
