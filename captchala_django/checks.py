@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+import django
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
@@ -30,6 +31,7 @@ class Codes:
     WIDGET = "captchala_django.E010"
     PROXIES = "captchala_django.E011"
     SANDBOX_FORCED = "captchala_django.W003"
+    SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
 
 
 def _read(name: str, errors: list[CheckMessage]) -> tuple[bool, Any]:
@@ -173,6 +175,30 @@ def check_proxies(app_configs=None, **kwargs) -> list[CheckMessage]:
     return errors
 
 
+def check_sqlite_concurrency(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """SQLite serves concurrent writers only with IMMEDIATE transactions (Django 5.1+)."""
+    from django.db import connections, router
+
+    from .models import Checkpoint
+
+    alias = router.db_for_write(Checkpoint)
+    connection = connections[alias]
+    if connection.vendor != "sqlite" or django.VERSION < (5, 1):
+        return []
+    options = connection.settings_dict.get("OPTIONS") or {}
+    if options.get("transaction_mode") == "IMMEDIATE":
+        return []
+    return [
+        Warning(
+            f"The checkpoint database {alias!r} is SQLite without IMMEDIATE transactions: "
+            "concurrent requests can fail at once with 'database is locked'.",
+            hint=f'Set DATABASES[{alias!r}]["OPTIONS"] = '
+            '{"transaction_mode": "IMMEDIATE", "timeout": 20}.',
+            id=Codes.SQLITE_NOT_IMMEDIATE,
+        )
+    ]
+
+
 ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_keys,
     check_numbers,
@@ -180,6 +206,7 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_scope,
     check_widget,
     check_proxies,
+    check_sqlite_concurrency,
 ]
 
 

@@ -1,3 +1,4 @@
+import django
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -84,3 +85,17 @@ def test_unparsable_environment_is_e009(settings, monkeypatch):
     del settings.CAPTCHALA_TIMEOUT
     monkeypatch.setenv("CAPTCHALA_TIMEOUT", "soon")
     assert ids(checks.check_numbers()) == ["captchala_django.E009"]
+
+
+@pytest.mark.skipif(django.VERSION < (5, 1), reason="transaction_mode needs Django 5.1+")
+def test_sqlite_without_immediate_transactions_warns(monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        assert checks.check_sqlite_concurrency() == []
+        return
+    assert checks.check_sqlite_concurrency() == []  # the test settings use IMMEDIATE
+    options = dict(connection.settings_dict["OPTIONS"])
+    options.pop("transaction_mode")
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    assert ids(checks.check_sqlite_concurrency()) == ["captchala_django.W001"]

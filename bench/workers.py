@@ -1,0 +1,54 @@
+"""Worker-process bodies for the benchmarks (spawned, so importable)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def django_worker(sandbox_url: str | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django
+
+    django.setup()
+    if sandbox_url:
+        from django.conf import settings
+
+        settings.CAPTCHALA_API_URL = sandbox_url
+
+
+def verify_many(worker: int, sandbox_url: str, tokens: list[str], barrier, out) -> None:
+    """Full verifications, each on a scope of its own, through ``verify_and_record``."""
+    django_worker(sandbox_url)
+    from django.db import connection
+
+    from captchala_django.checkpoints import verify_and_record
+    from tests.helpers import make_request, scope
+
+    barrier.wait()
+    started = time.perf_counter()
+    failures = 0
+    for i, token in enumerate(tokens):
+        outcome = verify_and_record(make_request(), token, scope(f"bench-{worker}-{i}"))
+        failures += not (outcome.allowed and outcome.persisted)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    out.put((len(tokens), elapsed, failures))
+
+
+def raw_upserts(worker: int, dsn: str, count: int, barrier, out) -> None:
+    """The same server's raw rate: a psycopg loop of single-row upserts, autocommit."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        barrier.wait()
+        started = time.perf_counter()
+        for i in range(count):
+            conn.execute(
+                "INSERT INTO bench_raw_upsert AS c (scope_key, version, updated_at) "
+                "VALUES (%s, 1, now()) ON CONFLICT (scope_key) DO UPDATE "
+                "SET version = c.version + 1, updated_at = excluded.updated_at",
+                (f"raw-{worker}-{i}",),
+            )
+        elapsed = time.perf_counter() - started
+    out.put((count, elapsed, 0))

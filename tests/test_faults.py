@@ -1,0 +1,177 @@
+"""Injected database faults and a real lock timeout on the checkpoint write."""
+
+import re
+import threading
+
+import pytest
+from django.db import OperationalError, connection, transaction
+from django.db.models import F
+
+from captchala_django import checkpoints, signals
+from captchala_django.checkpoints import verify_and_record
+from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from tests.helpers import make_request, scope
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
+
+CHECKPOINT_WRITE = re.compile(
+    r"^\s*(INSERT|UPDATE|WITH)\b.*\bcaptchala_django_checkpoint\b(?!event)", re.I | re.S
+)
+
+
+class FailCheckpointWrites:
+    """``connection.execute_wrapper`` that fails the first ``times`` checkpoint writes."""
+
+    def __init__(self, times: int):
+        self.times = times
+        self.raised = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.raised < self.times and CHECKPOINT_WRITE.search(sql):
+            self.raised += 1
+            raise OperationalError("injected fault: server closed the connection")
+        return execute(sql, params, many, context)
+
+
+@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
+def strategy(request, monkeypatch):
+    monkeypatch.setattr(checkpoints, "WRITE_STRATEGY", request.param)
+    return request.param
+
+
+@pytest.fixture
+def degraded_signals():
+    seen = []
+
+    def receiver(sender, checkpoint, outcome, request, **kwargs):
+        seen.append(outcome)
+
+    signals.checkpoint_degraded.connect(receiver)
+    yield seen
+    signals.checkpoint_degraded.disconnect(receiver)
+
+
+def test_one_failed_write_is_retried_and_succeeds(captchala_sandbox, strategy, caplog):
+    fault = FailCheckpointWrites(1)
+    with connection.execute_wrapper(fault):
+        outcome = verify_and_record(make_request(), captchala_sandbox.mint_pass_token(), scope())
+    assert fault.raised == 1
+    assert (outcome.allowed, outcome.failure_class, outcome.persisted) == (True, None, True)
+    row = Checkpoint.objects.get()
+    assert (row.status, row.version) == ("passed", 1)
+    assert CheckpointEvent.objects.count() == 4
+    assert any("retrying once" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_valid_verdict_survives_two_failed_writes_degraded(
+    captchala_sandbox, strategy, caplog, degraded_signals
+):
+    token = captchala_sandbox.mint_pass_token()
+    fault = FailCheckpointWrites(2)
+    with connection.execute_wrapper(fault):
+        outcome = verify_and_record(make_request(), token, scope())
+    assert fault.raised == 2
+    assert (outcome.allowed, outcome.degraded, outcome.failure_class, outcome.persisted) == (
+        True,
+        True,
+        "persistence",
+        False,
+    )
+    assert outcome.checkpoint is None
+    assert Checkpoint.objects.count() == 0 and CheckpointEvent.objects.count() == 0
+    assert degraded_signals == [outcome]
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("write failed twice" in r.getMessage() for r in errors)
+    assert any(getattr(r, "captchala", {}).get("failure_class") == "persistence" for r in errors)
+    # The ledger keeps the answer: a retry of the same submission gets it without a call.
+    assert PassToken.objects.get().state == "done"
+    again = verify_and_record(make_request(), token, scope())
+    assert (again.allowed, again.degraded, again.from_ledger) == (True, True, True)
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_persistence_deny_policy_denies_after_two_failed_writes(captchala_sandbox, settings):
+    settings.CAPTCHALA_ON_PERSISTENCE_ERROR = "deny"
+    with connection.execute_wrapper(FailCheckpointWrites(2)):
+        outcome = verify_and_record(make_request(), captchala_sandbox.mint_pass_token(), scope())
+    assert (outcome.allowed, outcome.degraded, outcome.failure_class) == (
+        False,
+        False,
+        "persistence",
+    )
+
+
+def test_invalid_verdict_with_failed_writes_is_still_denied(captchala_sandbox, strategy, caplog):
+    with connection.execute_wrapper(FailCheckpointWrites(2)):
+        outcome = verify_and_record(make_request(), "pt_" + "forged" * 4, scope())
+    assert (outcome.allowed, outcome.failure_class, outcome.persisted) == (
+        False,
+        "validation",
+        False,
+    )
+    assert Checkpoint.objects.count() == 0
+    assert any("write failed twice" in r.getMessage() for r in caplog.records)
+
+
+def test_ledger_outage_does_not_block_a_valid_verdict(captchala_sandbox):
+    def fail_ledger(execute, sql, params, many, context):
+        if "captchala_django_passtoken" in sql:
+            raise OperationalError("injected: ledger table unavailable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_ledger):
+        outcome = verify_and_record(make_request(), captchala_sandbox.mint_pass_token(), scope())
+    # The claim failed, so did the write that carries the ledger row: degraded, not denied.
+    assert outcome.allowed
+    assert outcome.failure_class in (None, "persistence")
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_real_lock_timeout_from_a_concurrent_transaction(captchala_sandbox, valid, caplog):
+    """Another transaction holds the row (PostgreSQL) or the write lock (SQLite)."""
+    verify_and_record(make_request(), "", scope())  # the row exists, failed
+    row = Checkpoint.objects.get()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Checkpoint.objects.filter(pk=row.pk).update(attempts=F("attempts"))
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(30)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET lock_timeout = 300")
+        else:
+            cursor.execute("PRAGMA busy_timeout = 300")
+    token = captchala_sandbox.mint_pass_token() if valid else "pt_" + "forged" * 4
+    try:
+        outcome = verify_and_record(make_request(), token, scope())
+    finally:
+        release.set()
+        holder.join(30)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET lock_timeout = 0")
+            else:
+                cursor.execute("PRAGMA busy_timeout = 20000")
+    assert outcome.persisted is False
+    if valid:
+        assert (outcome.allowed, outcome.degraded, outcome.failure_class) == (
+            True,
+            True,
+            "persistence",
+        )
+    else:
+        assert (outcome.allowed, outcome.failure_class) == (False, "validation")
+    row.refresh_from_db()
+    assert row.version == 1  # nothing was written past the lock
+    failures = [r.getMessage() for r in caplog.records if "write failed twice" in r.getMessage()]
+    assert failures and ("lock timeout" in failures[0] or "database is locked" in failures[0])
