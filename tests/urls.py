@@ -1,10 +1,29 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView, PasswordResetConfirmView
 from django.urls import include, path
 
 from tests import views
+from tests.forms import LoginForm, ResetForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("secure-admin/", views.secure_admin.urls),
     path("captchala-sandbox/", include("captchala_django.sandbox.urls")),
+    path("captchala/", include("captchala_django.urls")),
     path("atomic/verify/", views.verify_then_maybe_fail, name="atomic-verify"),
+    path("login/", LoginView.as_view(form_class=LoginForm), name="login"),
+    path("signup/", views.signup, name="signup"),
+    path("reset/", views.ResetView.as_view(form_class=ResetForm), name="reset"),
+    path(
+        "reset/<uidb64>/<token>/",
+        PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("transfer/", views.transfer, name="transfer"),
+    path("statement/", views.statement, name="statement"),
+    path("async-transfer/", views.async_transfer, name="async-transfer"),
+    path("decorated/", views.DecoratedView.as_view(), name="decorated"),
+    path("mixin/", views.MixinView.as_view(), name="mixin"),
+    path("plain/", views.plain, name="plain"),
+    path("guarded-plain/", views.guarded_plain, name="guarded-plain"),
 ]

@@ -1,6 +1,13 @@
-from django.http import JsonResponse
+from django.contrib import admin
+from django.contrib.auth.views import PasswordResetView
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
 
 from captchala_django.checkpoints import verify_and_record
+from captchala_django.decorators import CheckpointRequiredMixin, checkpoint_required
+from tests.forms import AdminLoginForm, SignupForm
 
 
 def verify_then_maybe_fail(request):
@@ -9,3 +16,77 @@ def verify_then_maybe_fail(request):
     if request.POST.get("fail"):
         raise RuntimeError("the view's own work failed")
     return JsonResponse({"allowed": outcome.allowed, "class": outcome.failure_class})
+
+
+def _done(request):
+    outcome = getattr(request, "captchala", None)
+    return JsonResponse(
+        {
+            "ok": True,
+            "method": request.method,
+            "amount": request.POST.get("amount"),
+            "class": outcome.failure_class if outcome else None,
+            "degraded": outcome.degraded if outcome else None,
+        }
+    )
+
+
+@checkpoint_required
+def transfer(request):
+    return _done(request)
+
+
+@checkpoint_required(action="transfer", methods=("GET", "POST"), ttl=60)
+def statement(request):
+    return _done(request)
+
+
+@checkpoint_required(action="transfer")
+async def async_transfer(request):
+    return _done(request)
+
+
+@method_decorator(checkpoint_required(action="transfer"), name="dispatch")
+class DecoratedView(View):
+    def post(self, request):
+        return _done(request)
+
+
+class MixinView(CheckpointRequiredMixin, View):
+    checkpoint_action = "transfer"
+    checkpoint_scope = "ip"
+
+    def post(self, request):
+        return _done(request)
+
+
+def plain(request):
+    return HttpResponse("ok")
+
+
+@checkpoint_required
+def guarded_plain(request):
+    return HttpResponse("ok")
+
+
+def signup(request):
+    form = SignupForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return HttpResponse("created", status=201)
+    return render(request, "tests/form.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+class ResetView(PasswordResetView):
+    template_name = "tests/form.html"
+    success_url = "/reset/done/"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class SecureAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
+
+
+secure_admin = SecureAdminSite(name="secure_admin")

@@ -1,0 +1,107 @@
+"""``CaptchaLaField``: a form field that turns the posted pass token into a checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.forms.boundfield import BoundField
+from django.utils.translation import gettext_lazy as _
+
+from .scopes import ScopeArg
+from .widgets import MULTIPLE_TOKENS, CaptchaLaWidget
+
+#: Failure classes whose message invites a retry later rather than a new check.
+_UNAVAILABLE = {"timeout", "provider", "configuration", "persistence"}
+
+
+class _CaptchaLaBoundField(BoundField):
+    def as_widget(self, widget=None, attrs=None, only_initial=False):
+        (widget or self.field.widget).request = getattr(self.form, "request", None)
+        return super().as_widget(widget, attrs, only_initial)
+
+
+class CaptchaLaField(forms.Field):
+    """Validates the pass token once per submission and records a checkpoint.
+
+    The form must carry the request as ``form.request``: ``AuthenticationForm``
+    (so ``LoginView`` and the admin login) already does; other forms get it
+    from :class:`~captchala_django.forms.CaptchaLaFormMixin`. The outcome is
+    kept: a second ``clean()`` makes no provider call, and
+    ``form.captchala_outcome`` exposes it. When the check fails, the form's own
+    ``clean()`` is skipped, so ``AuthenticationForm`` checks no password and the
+    error never tells whether the username exists.
+    """
+
+    widget = CaptchaLaWidget
+    default_error_messages = {
+        "required": _("Please complete the check."),
+        "invalid": _("The check was not passed. Please try again."),
+        "unavailable": _("The check could not be completed right now. Please try again."),
+    }
+
+    def __init__(
+        self,
+        *,
+        action: str | None = None,
+        scope: ScopeArg = None,
+        product: str | None = None,
+        lang: str | None = None,
+        theme: str | dict | None = None,
+        **kwargs: Any,
+    ):
+        kwargs.setdefault("label", "")
+        kwargs["required"] = True
+        kwargs.setdefault(
+            "widget", CaptchaLaWidget(action=action, product=product, lang=lang, theme=theme)
+        )
+        super().__init__(**kwargs)
+        self.action = action
+        self.scope = scope
+        self.widget.action = action
+        self._form: forms.BaseForm | None = None
+        self._verdict: tuple[Any, Any] | None = None  # (token, outcome)
+
+    def get_bound_field(self, form, field_name):
+        self._form = form
+        return _CaptchaLaBoundField(form, self, field_name)
+
+    def clean(self, value):
+        form = self._form
+        if value is MULTIPLE_TOKENS:
+            self._failed(form)
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if value in self.empty_values:
+            self._failed(form)
+            raise ValidationError(self.error_messages["required"], code="required")
+        outcome = self._verify(form, value)
+        if form is not None:
+            form.captchala_outcome = outcome
+        if outcome.allowed:
+            return value
+        self._failed(form)
+        if outcome.failure_class in _UNAVAILABLE:
+            raise ValidationError(self.error_messages["unavailable"], code="unavailable")
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+    def _verify(self, form, value):
+        if self._verdict is not None and self._verdict[0] == value:
+            return self._verdict[1]
+        from .checkpoints import verify_and_record
+
+        request = getattr(form, "request", None)
+        if request is None:
+            raise ImproperlyConfigured(
+                "CaptchaLaField needs the request: use it in an AuthenticationForm, or add "
+                "CaptchaLaFormMixin to the form and pass request=request."
+            )
+        outcome = verify_and_record(request, value, self.scope, self.action)
+        self._verdict = (value, outcome)
+        return outcome
+
+    @staticmethod
+    def _failed(form) -> None:
+        """A failed check voids the submission: the form's own ``clean()`` is skipped."""
+        if form is not None:
+            form.clean = lambda: form.cleaned_data

@@ -1,0 +1,130 @@
+"""The CaptchaLa widget: data-attribute markup, the hidden token input, the loader
+and a static boot script (no inline JavaScript, so a strict CSP works)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from .conf import app_settings, get_setting
+from .exceptions import CaptchaLaError, ConfigurationError
+
+logger = logging.getLogger("captchala_django.widgets")
+
+#: Actions the provider knows (CAPTCHALA_API.md); a server token is issued only for these.
+KNOWN_ACTIONS = (
+    "login",
+    "register",
+    "lost_password",
+    "reset_password",
+    "comment",
+    "checkout",
+    "contact_form",
+    "generic_form",
+)
+#: Several values for the token field: refused, never guessed between.
+MULTIPLE_TOKENS = object()
+
+
+def server_token_for(request: HttpRequest | None, action: str) -> str:
+    """One server token per action per request (cached on the request); raises CaptchaLaError."""
+    from .client import CaptchaLaClient
+    from .ip import get_client_ip
+
+    cache = getattr(request, "_captchala_server_tokens", None) if request is not None else None
+    if cache is not None and action in cache:
+        return cache[action]
+    ip = get_client_ip(request) if request is not None else None
+    token = CaptchaLaClient().issue_server_token(action, binding_ip=ip, ttl=300).token
+    if request is not None:
+        if cache is None:
+            cache = request._captchala_server_tokens = {}
+        cache[action] = token
+    return token
+
+
+class CaptchaLaWidget(forms.Widget):
+    template_name = "captchala_django/widget.html"
+
+    def __init__(
+        self,
+        attrs: dict[str, Any] | None = None,
+        *,
+        action: str | None = None,
+        product: str | None = None,
+        lang: str | None = None,
+        theme: str | None = None,
+    ):
+        super().__init__(attrs)
+        self.action = action
+        self.options = {"product": product, "lang": lang, "theme": theme}
+        #: Set by the bound field from ``form.request`` before rendering.
+        self.request: HttpRequest | None = None
+
+    @property
+    def is_hidden(self) -> bool:  # the widget shows a check: keep its label and row
+        return False
+
+    def value_from_datadict(self, data, files, name):
+        field = get_setting("CAPTCHALA_TOKEN_FIELD")
+        values = data.getlist(field) if hasattr(data, "getlist") else [data.get(field)]
+        values = [v for v in values if v is not None]
+        if len(values) > 1:
+            return MULTIPLE_TOKENS
+        return values[0] if values else None
+
+    def value_omitted_from_data(self, data, files, name):
+        return get_setting("CAPTCHALA_TOKEN_FIELD") not in data
+
+    def widget_options(self) -> dict[str, Any]:
+        options = dict(app_settings.WIDGET or {})
+        options.update({k: v for k, v in self.options.items() if v})
+        theme = options.get("theme")
+        if isinstance(theme, dict):
+            import json
+
+            options["theme"] = json.dumps(theme)
+        return options
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, None, attrs)
+        request = self.request
+        options = self.widget_options()
+        server_token, error = "", ""
+        action = self.action or ""
+        if app_settings.SERVER_TOKENS and action in KNOWN_ACTIONS:
+            try:
+                server_token = server_token_for(request, action)
+            except ConfigurationError as exc:
+                logger.error("could not issue a server token: %s", exc)
+                error = "unavailable"
+            except CaptchaLaError as exc:
+                logger.warning("could not issue a server token: %s", exc)
+                error = "unavailable"
+        try:
+            refresh_url = reverse("captchala:server-token")
+        except NoReverseMatch:
+            refresh_url = ""
+        try:
+            app_key = app_settings.APP_KEY
+        except ConfigurationError as exc:
+            logger.error("%s", exc)
+            app_key, error = "", "unavailable"
+        context["captchala"] = {
+            "app_key": app_key,
+            "action": action,
+            "server_token": server_token,
+            "product": options.get("product", "bind"),
+            "lang": options.get("lang", "auto"),
+            "theme": options.get("theme", ""),
+            "loader_url": app_settings.LOADER_URL,
+            "token_field": get_setting("CAPTCHALA_TOKEN_FIELD"),
+            "refresh_url": refresh_url,
+            "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
+            "error": error,
+        }
+        return context

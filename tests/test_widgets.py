@@ -1,0 +1,133 @@
+import re
+
+import pytest
+from django import forms
+from django.test import Client, RequestFactory
+
+from captchala_django.fields import CaptchaLaField
+from captchala_django.forms import CaptchaLaFormMixin
+from captchala_django.widgets import CaptchaLaWidget
+
+pytestmark = pytest.mark.usefixtures("captchala_sandbox")
+
+
+class Form(CaptchaLaFormMixin, forms.Form):
+    captcha = CaptchaLaField(action="login")
+
+
+class TwoActions(CaptchaLaFormMixin, forms.Form):
+    a = CaptchaLaField(action="login")
+    b = CaptchaLaField(action="register", product="popup")
+
+
+def render(form_class=Form, request=None, **attrs):
+    request = request or RequestFactory().get("/")
+    return str(form_class(request=request)), request
+
+
+def test_markup_carries_data_attributes_hidden_input_loader_and_static_boot(captchala_sandbox):
+    html, _ = render()
+    assert "data-captchala" in html
+    assert 'data-app-key="sandbox-app-key"' in html
+    assert 'data-action="login"' in html
+    assert 'data-product="bind"' in html and 'data-lang="auto"' in html
+    assert re.search(r'data-server-token="sct_[^"]+"', html)
+    assert '<input type="hidden" name="captchala_token"' in html
+    assert f'src="{captchala_sandbox.loader_url}"' in html
+    assert "captchala_django/captchala-boot.js" in html
+    # No inline JavaScript: every script tag loads a file.
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts and all("src=" in attrs and body.strip() == "" for attrs, body in scripts)
+    assert "sandbox-app-secret" not in html
+
+
+def test_nonce_is_added_when_the_request_has_one():
+    request = RequestFactory().get("/")
+    request.csp_nonce = "n0nce123"
+    html, _ = render(request=request)
+    assert html.count('nonce="n0nce123"') == 2
+
+
+def test_one_server_token_per_action_per_render(captchala_sandbox):
+    request = RequestFactory().get("/")
+    render(Form, request)
+    render(Form, request)
+    assert captchala_sandbox.count("issue") == 1
+    html, _ = render(TwoActions, request)
+    assert captchala_sandbox.count("issue") == 2  # "register" is new, "login" is cached
+    assert html.count("data-captchala data-app-key") == 2
+    assert html.count('name="captchala_token"') == 2
+    assert 'data-product="popup"' in html
+
+
+def test_server_token_is_bound_to_the_client_ip(captchala_sandbox):
+    render(request=RequestFactory().get("/", REMOTE_ADDR="198.51.100.23"))
+    import json
+
+    assert json.loads(captchala_sandbox.last_requests[-1]["body"])["binding_ip"] == "198.51.100.23"
+
+
+def test_failed_issue_renders_a_retry_message_not_a_500(captchala_sandbox):
+    captchala_sandbox.set_fault("error")
+    html, _ = render()
+    assert "data-captchala-error" in html
+    assert "Please reload the page to try again." in html
+    assert "<script" not in html
+
+
+def test_configuration_error_renders_retry_message_and_logs_error(settings, caplog):
+    settings.CAPTCHALA_APP_SECRET = "wrong-secret-value"
+    html, _ = render()
+    assert "data-captchala-error" in html
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+
+
+def test_unknown_action_and_disabled_server_tokens_issue_nothing(captchala_sandbox, settings):
+    class Custom(CaptchaLaFormMixin, forms.Form):
+        captcha = CaptchaLaField(action="transfer")
+
+    html, _ = render(Custom)
+    assert 'data-server-token=""' in html
+    settings.CAPTCHALA_SERVER_TOKENS = False
+    render()
+    assert captchala_sandbox.count("issue") == 0
+
+
+def test_widget_options_come_from_settings_and_per_field(settings):
+    settings.CAPTCHALA_WIDGET = {"product": "embed", "lang": "fr", "theme": "dark"}
+    html, _ = render()
+    assert 'data-product="embed"' in html and 'data-lang="fr"' in html
+    assert 'data-theme="dark"' in html
+    widget = CaptchaLaWidget(action="login", product="float", theme={"custom": {"color": "#f00"}})
+    out = widget.render("captcha", None)
+    assert 'data-product="float"' in out
+    assert "&quot;color&quot;: &quot;#f00&quot;" in out
+
+
+@pytest.mark.django_db
+def test_refresh_endpoint_reissues_for_known_actions_only(captchala_sandbox):
+    client = Client()
+    ok = client.post("/captchala/server-token/", {"action": "login"})
+    assert ok.status_code == 200 and ok.json()["server_token"].startswith("sct_")
+    assert client.post("/captchala/server-token/", {"action": "nuke"}).status_code == 400
+    assert client.get("/captchala/server-token/").status_code == 405
+    captchala_sandbox.set_fault("error")
+    down = client.post("/captchala/server-token/", {"action": "login"})
+    assert down.status_code == 503 and down["Retry-After"] == "30"
+
+
+def test_boot_script_is_served_as_a_static_file():
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("captchala_django/captchala-boot.js")
+    source = open(path).read()
+    for needle in (
+        "Captchala.init",
+        "captchala:success",
+        "captchala:error",
+        "requestSubmit",
+        "server_token_expired",
+        "bindTo",
+        "appendTo",
+    ):
+        assert needle in source
