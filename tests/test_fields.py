@@ -33,6 +33,10 @@ def failed_logins():
     user_login_failed.disconnect(receiver)
 
 
+def post_login(token):
+    return Client().post("/login/", {"username": "a", "password": "b", "captchala_token": token})
+
+
 def errors_of(response):
     return response.context["form"].errors.as_data()
 

@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 from django import forms
@@ -120,7 +121,7 @@ def test_boot_script_is_served_as_a_static_file():
     from django.contrib.staticfiles import finders
 
     path = finders.find("captchala_django/captchala-boot.js")
-    source = open(path).read()
+    source = Path(path).read_text()
     for needle in (
         "Captchala.init",
         "captchala:success",
