@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -28,6 +28,7 @@ from django.http import (
 )
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from .checkpoints import Outcome, get_passed, verify_and_record
@@ -74,6 +75,14 @@ def _token(request: HttpRequest) -> tuple[str | None, bool]:
     return request.META.get(TOKEN_HEADER), False
 
 
+def same_url(request: HttpRequest) -> str:
+    """The request's own path and query, made safe to use as a link (never another host)."""
+    url = request.get_full_path()
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        url = "/" + url.lstrip("/\\")
+    return url
+
+
 def _wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return (
@@ -112,7 +121,7 @@ def _challenge(request: HttpRequest, opts: _Options, outcome: Outcome | None, *,
     context = {
         "message": message,
         "widget": widget.render("captcha", None),
-        "action_url": request.get_full_path(),
+        "action_url": same_url(request),
         "hidden": hidden,
         "return_field": None if resubmit else RETURN_FIELD,
     }
@@ -156,18 +165,27 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     request.captchala = outcome
     if outcome.allowed:
         if returning:  # passed on the challenge page of a GET: back to the same URL
-            return HttpResponseRedirect(request.get_full_path())
+            return HttpResponseRedirect(same_url(request))
         return None
     if outcome.failure_class in _UNAVAILABLE:
         return _unavailable(request)
     return _challenge(request, opts, outcome)
 
 
+def _guard_in_worker(request: HttpRequest, opts: _Options) -> HttpResponse | None:
+    try:
+        return guard(request, opts)
+    finally:
+        # This thread is not the request's: release its connections as the request
+        # cycle would (CONN_MAX_AGE is honoured).
+        close_old_connections()
+
+
 def _wrap(view: Callable[..., Any], opts: _Options) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(view):
         # Database and provider work in a worker thread of its own: the event loop never
         # blocks, and two checks in flight overlap.
-        async_guard = sync_to_async(guard, thread_sensitive=False)
+        async_guard = sync_to_async(_guard_in_worker, thread_sensitive=False)
 
         @functools.wraps(view)
         async def async_wrapper(request, *args, **kwargs):

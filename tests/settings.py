@@ -71,6 +71,8 @@ TEMPLATES = [
     }
 ]
 STATIC_URL = "/static/"
+if django.VERSION < (5, 0):
+    FORM_RENDERER = "django.forms.renderers.DjangoDivFormRenderer"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Nothing listens here: a test that forgets the sandbox fixture fails fast
