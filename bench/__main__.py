@@ -12,9 +12,9 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench import bench_checkpoints, bench_client  # noqa: E402
+from bench import bench_checkpoints, bench_client, bench_decorator  # noqa: E402
 
-BENCHES = [bench_client, bench_checkpoints]
+BENCHES = [bench_client, bench_checkpoints, bench_decorator]
 
 
 def main(argv: list[str]) -> int:

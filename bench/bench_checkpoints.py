@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 
-from django.core.management import call_command
 from django.db import connection
 
+from bench.db import prepare
 from bench.workers import raw_upserts, verify_many
 from captchala_django.sandbox.server import LiveSandbox
 
@@ -40,12 +40,8 @@ def _run(target, args_for) -> tuple[float, int, int]:
 def run() -> list[str]:
     if connection.vendor != "postgresql":
         return ["checkpoints: skipped (needs PostgreSQL: run through `make bench`)"]
-    call_command("migrate", verbosity=0)
+    prepare()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE captchala_django_checkpointevent, captchala_django_checkpoint, "
-            "captchala_django_passtoken"
-        )
         cursor.execute("DROP TABLE IF EXISTS bench_raw_upsert")
         cursor.execute(
             "CREATE TABLE bench_raw_upsert (scope_key varchar(64) PRIMARY KEY, "

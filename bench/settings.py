@@ -9,3 +9,4 @@ os.environ.setdefault(
 from tests.settings import *  # noqa: E402,F403
 
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+ALLOWED_HOSTS = ["testserver"]

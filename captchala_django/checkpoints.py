@@ -188,26 +188,39 @@ def _attempt(
 # --------------------------------------------------------------------------- reads
 
 
+_FIELDS = Checkpoint._meta.concrete_fields
+_ATTNAMES = [f.attname for f in _FIELDS]
+_DATETIMES = [i for i, f in enumerate(_FIELDS) if f.get_internal_type() == "DateTimeField"]
+_PASSED_SQL = (
+    f"SELECT {', '.join(f.column for f in _FIELDS)} FROM {Checkpoint._meta.db_table} "
+    "WHERE scope_key = %s AND status = %s AND expires_at > %s"
+)
+
+
+def _fetch_passed(db: str, scope_key: str) -> Checkpoint | None:
+    """One indexed lookup, in plain SQL: this is every guarded request's hot path."""
+    connection = connections[db]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_PASSED_SQL, [scope_key, Status.PASSED.value, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for i in _DATETIMES:
+        values[i] = _aware(values[i], db)
+    return Checkpoint.from_db(db, _ATTNAMES, values)
+
+
 def _passed(att: _Attempt) -> Checkpoint | None:
-    now = timezone.now()
-    return (
-        Checkpoint.objects.using(att.db)
-        .filter(scope_key=att.scope.key, status=Status.PASSED, expires_at__gt=now)
-        .first()
-    )
+    return _fetch_passed(att.db, att.scope.key)
 
 
 def get_passed(
     request: HttpRequest, scope: ScopeArg = None, *, route: str | None = None
 ) -> Checkpoint | None:
     """The passed, unexpired checkpoint of the request's scope, or ``None`` (one query)."""
-    resolved = resolve_scope(request, scope, route)
-    now = timezone.now()
-    return (
-        Checkpoint.objects.using(db_alias())
-        .filter(scope_key=resolved.key, status=Status.PASSED, expires_at__gt=now)
-        .first()
-    )
+    return _fetch_passed(db_alias(), resolve_scope(request, scope, route).key)
 
 
 # --------------------------------------------------------------------------- main entry

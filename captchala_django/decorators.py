@@ -147,9 +147,11 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     """``None`` to let the view run, else the response that stops it."""
-    returning = request.method == "POST" and RETURN_FIELD in _post(request)
-    if request.method not in opts.methods and not returning:
-        return None
+    returning = False
+    if request.method not in opts.methods:
+        returning = request.method == "POST" and RETURN_FIELD in _post(request)
+        if not returning:
+            return None
     try:
         passed = get_passed(request, opts.scope)
     except DatabaseError as exc:
@@ -158,6 +160,7 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     if passed is not None:
         request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         return None
+    returning = returning or (request.method == "POST" and RETURN_FIELD in _post(request))
     token, multiple = _token(request)
     if token is None:
         return _challenge(request, opts, None, multiple=multiple)

@@ -26,4 +26,6 @@ urlpatterns = [
     path("mixin/", views.MixinView.as_view(), name="mixin"),
     path("plain/", views.plain, name="plain"),
     path("guarded-plain/", views.guarded_plain, name="guarded-plain"),
+    path("page/", views.page, name="page"),
+    path("guarded-page/", views.guarded_page, name="guarded-page"),
 ]

@@ -90,3 +90,14 @@ class SecureAdminSite(admin.AdminSite):
 
 
 secure_admin = SecureAdminSite(name="secure_admin")
+
+
+def page(request):
+    """A typical small page: one query and a template."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True).count()
+    return render(request, "tests/page.html", {"users": users, "items": range(20)})
+
+
+guarded_page = checkpoint_required(page)
