@@ -12,9 +12,14 @@ import django  # noqa: E402
 
 django.setup()
 
-from bench import bench_checkpoints, bench_client, bench_decorator  # noqa: E402
+from bench import (  # noqa: E402
+    bench_checkpoints,
+    bench_cleanup,
+    bench_client,
+    bench_decorator,
+)
 
-BENCHES = [bench_client, bench_checkpoints, bench_decorator]
+BENCHES = [bench_client, bench_checkpoints, bench_decorator, bench_cleanup]
 
 
 def main(argv: list[str]) -> int:

@@ -52,3 +52,26 @@ def raw_upserts(worker: int, dsn: str, count: int, barrier, out) -> None:
             )
         elapsed = time.perf_counter() - started
     out.put((count, elapsed, 0))
+
+
+def write_until(worker: int, stop, barrier, out) -> None:
+    """Keep writing fresh checkpoints (locally refused tokens: a write, no provider call)."""
+    django_worker()
+    from django.db import connection
+
+    from captchala_django.checkpoints import verify_and_record
+    from tests.helpers import make_request, scope
+
+    writes = failures = 0
+    errors: list[str] = []
+    barrier.wait()
+    while not stop.is_set():
+        try:
+            outcome = verify_and_record(make_request(), "", scope(f"fresh-{worker}-{writes}"))
+        except Exception as exc:  # noqa: BLE001 - reported
+            errors.append(repr(exc))
+            continue
+        writes += 1
+        failures += not outcome.persisted
+    connection.close()
+    out.put((writes, failures, errors[:3]))

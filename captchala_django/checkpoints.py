@@ -1022,3 +1022,94 @@ def _signal(att: _Attempt, outcome: Outcome) -> None:
         transaction.on_commit(send, using=att.db)
     else:
         send()
+
+
+# --------------------------------------------------------------------------- cleanup
+
+
+@dataclass
+class CleanupResult:
+    checkpoints: int = 0
+    events: int = 0
+    tokens: int = 0
+    batches: int = 0
+    #: The longest single statement, in seconds.
+    longest_statement: float = 0.0
+    dry_run: bool = False
+
+
+def cleanup(
+    *,
+    batch_size: int = 1000,
+    older_than: timedelta = timedelta(days=30),
+    dry_run: bool = False,
+    progress=None,
+) -> CleanupResult:
+    """Delete expired checkpoints (with their events), old events and expired ledger rows.
+
+    Works in primary-key batches in a stable order, one short transaction each,
+    so it is safe while traffic writes: each ``DELETE`` re-checks its condition,
+    so a checkpoint passed again since the batch was chosen is kept. ``progress``
+    is called with the running :class:`CleanupResult` after every batch.
+    """
+    db = db_alias()
+    now = timezone.now()
+    old = now - older_than
+    ops = connections[db].ops
+    cp = Checkpoint._meta.db_table
+    ev = CheckpointEvent._meta.db_table
+    pt = PassToken._meta.db_table
+    # Expired, or never passed/reset (no expiry) and untouched for ``older_than``.
+    cp_cond = "(expires_at < %s OR (expires_at IS NULL AND updated_at < %s))"
+    cp_params = [ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(old)]
+    ev_cond, ev_params = "created_at < %s", [ops.adapt_datetimefield_value(old)]
+    pt_cond, pt_params = "expires_at < %s", [ops.adapt_datetimefield_value(now)]
+    result = CleanupResult(dry_run=dry_run)
+
+    def timed(cursor, sql, params):
+        started = time.monotonic()
+        cursor.execute(sql, params)
+        result.longest_statement = max(result.longest_statement, time.monotonic() - started)
+
+    with connections[db].cursor() as cursor:
+        if dry_run:
+            ev_all = f"({ev_cond} OR checkpoint_id IN (SELECT id FROM {cp} WHERE {cp_cond}))"
+            for table, cond, params, attr in (
+                (cp, cp_cond, cp_params, "checkpoints"),
+                (ev, ev_all, [*ev_params, *cp_params], "events"),
+                (pt, pt_cond, pt_params, "tokens"),
+            ):
+                timed(cursor, f"SELECT COUNT(*) FROM {table} WHERE {cond}", params)
+                setattr(result, attr, cursor.fetchone()[0])
+            return result
+
+    def batches(table: str, cond: str, params: list, attr: str, then=None) -> None:
+        while True:
+            with transaction.atomic(using=db), connections[db].cursor() as cursor:
+                timed(
+                    cursor,
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {cond} "
+                    f"ORDER BY id LIMIT %s) AND {cond} RETURNING id",
+                    [*params, batch_size, *params],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+                if ids and then is not None:
+                    then(cursor, ids)
+            setattr(result, attr, getattr(result, attr) + len(ids))
+            result.batches += 1
+            if progress is not None:
+                progress(result)
+            if len(ids) < batch_size:
+                return
+
+    def drop_events(cursor, ids):
+        for start in range(0, len(ids), 500):  # stay under every backend's parameter limit
+            chunk = ids[start : start + 500]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            timed(cursor, f"DELETE FROM {ev} WHERE checkpoint_id IN ({placeholders})", chunk)
+            result.events += cursor.rowcount
+
+    batches(cp, cp_cond, cp_params, "checkpoints", then=drop_events)
+    batches(ev, ev_cond, ev_params, "events")
+    batches(pt, pt_cond, pt_params, "tokens")
+    return result

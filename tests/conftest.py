@@ -29,12 +29,25 @@ def secrets_in(texts: list[str], secrets: set[str]) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_secrets_in_logs(request):
-    """Every log record a test produces is scanned for the secret and pass tokens.
+def no_secrets_in_logs(request, monkeypatch):
+    """Every log record a test produces is scanned for the secret, pass tokens and session keys.
 
-    Tokens are those the live sandbox minted or was sent during the test.
+    Tokens are those the live sandbox minted or was sent during the test; session
+    keys are those any session store made during it.
     """
+    from django.contrib.sessions.backends.base import SessionBase
+
+    session_keys: list[str] = []
+    new_key = SessionBase._get_new_session_key
+
+    def recording_new_key(self):
+        key = new_key(self)
+        session_keys.append(key)
+        return key
+
+    monkeypatch.setattr(SessionBase, "_get_new_session_key", recording_new_key)
     handler = _Collect()
+    handler.session_keys = session_keys
     root = logging.getLogger()
     old_level = root.level
     root.setLevel(logging.DEBUG)
@@ -44,7 +57,7 @@ def no_secrets_in_logs(request):
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
-    forbidden = {settings.CAPTCHALA_APP_SECRET, "sandbox-app-secret"}
+    forbidden = {settings.CAPTCHALA_APP_SECRET, "sandbox-app-secret", *session_keys}
     if "captchala_sandbox_server" in request.fixturenames:
         live = request.getfixturevalue("captchala_sandbox_server")
         forbidden |= set(live.tokens) | set(live.token_calls)

@@ -1,0 +1,208 @@
+"""Read-mostly admin: inspect checkpoints and their event trail; expire or reset them.
+
+Nothing is editable by hand. The two actions call the same functions as the
+runtime (:func:`~captchala_django.checkpoints.expire`, :func:`~.reset`), so
+each writes an event.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import checkpoints
+from .models import Checkpoint, CheckpointEvent
+
+
+def short_digest(value: str) -> str:
+    return f"{value[:10]}…" if value else "—"
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = _("expired")
+    parameter_name = "expired"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        expired = Q(expires_at__lte=now) | Q(expires_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(expired)
+        if self.value() == "no":
+            return queryset.exclude(expired)
+        return queryset
+
+
+class ReadOnlyMixin:
+    """No add, no delete, no edit: every field shown read-only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.fields] if self.fields else [f.name for f in self.model._meta.fields]
+
+
+class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = CheckpointEvent
+    fields = (
+        "created_at",
+        "kind",
+        "decision",
+        "failure_class",
+        "detail",
+        "status_code",
+        "latency_ms",
+        "version",
+        "request_id",
+    )
+    ordering = ("created_at", "id")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Checkpoint)
+class CheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "status_badge",
+        "scope_kind",
+        "route",
+        "user",
+        "client_ip",
+        "version",
+        "failure_class",
+        "attempts",
+        "expires_at",
+        "updated_at",
+    )
+    list_filter = (
+        "status",
+        "failure_class",
+        "scope_kind",
+        ExpiredFilter,
+        "updated_at",
+        "created_at",
+    )
+    search_fields = ("route", "client_ip", "user__username")
+    date_hierarchy = "updated_at"
+    list_select_related = ("user",)
+    ordering = ("-updated_at",)
+    fields = (
+        "status",
+        "scope_kind",
+        "route",
+        "user",
+        "client_ip",
+        "version",
+        "attempts",
+        "failure_class",
+        "failure_detail",
+        "token",
+        "scope",
+        "created_at",
+        "updated_at",
+        "passed_at",
+        "expires_at",
+        "request_id",
+    )
+    inlines = [CheckpointEventInline]
+    actions = ["expire_selected", "reset_selected"]
+    show_full_result_count = False
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Checkpoint) -> str:
+        if obj.status == "passed" and not obj.is_passed():
+            return _("passed (expired)")
+        return obj.get_status_display()
+
+    @admin.display(description=_("token digest"))
+    def token(self, obj: Checkpoint) -> str:
+        return short_digest(obj.token_digest)
+
+    @admin.display(description=_("scope key"))
+    def scope(self, obj: Checkpoint) -> str:
+        return short_digest(obj.scope_key)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+        }
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _apply(self, request, queryset, function, done_message) -> None:
+        keys = list(queryset.values_list("scope_key", flat=True))
+        done = sum(function(key, request=request, reason=f"admin: {request.user}") for key in keys)
+        self.message_user(request, done_message(done), messages.SUCCESS)
+
+    @admin.action(description=_("Expire selected checkpoints"), permissions=["change"])
+    def expire_selected(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            checkpoints.expire,
+            lambda n: ngettext("%d checkpoint expired.", "%d checkpoints expired.", n) % n,
+        )
+
+    @admin.action(description=_("Reset selected checkpoints"), permissions=["change"])
+    def reset_selected(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            checkpoints.reset,
+            lambda n: ngettext("%d checkpoint reset.", "%d checkpoints reset.", n) % n,
+        )
+
+
+@admin.register(CheckpointEvent)
+class CheckpointEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "decision",
+        "failure_class",
+        "checkpoint_route",
+        "version",
+        "detail",
+        "request_id",
+    )
+    list_filter = ("kind", "decision", "failure_class", "created_at")
+    search_fields = ("request_id", "checkpoint__route", "detail")
+    list_select_related = ("checkpoint",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    fields = (
+        "checkpoint",
+        "kind",
+        "created_at",
+        "version",
+        "decision",
+        "failure_class",
+        "detail",
+        "status_code",
+        "latency_ms",
+        "request_id",
+    )
+    show_full_result_count = False
+
+    @admin.display(description=_("route"), ordering="checkpoint__route")
+    def checkpoint_route(self, obj: CheckpointEvent) -> str:
+        return obj.checkpoint.route
+
+    def has_change_permission(self, request, obj=None):
+        return False

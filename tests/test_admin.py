@@ -1,0 +1,142 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from captchala_django.admin import short_digest
+from captchala_django.models import Checkpoint
+from tests.factories import CheckpointEventFactory, CheckpointFactory
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/admin/captchala_django/checkpoint/"
+
+
+@pytest.fixture
+def admin_client():
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer_client():
+    user = get_user_model().objects.create_user(
+        "viewer", "v@example.com", "pw-123456", is_staff=True
+    )
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_checkpoint"),
+        Permission.objects.get(codename="view_checkpointevent"),
+    )
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_rows(n):
+    start = get_user_model().objects.count()
+    users = [get_user_model().objects.create_user(f"u{start + i}") for i in range(3)]
+    return [CheckpointFactory(user=users[i % 3], route=f"route-{i % 4}") for i in range(n)]
+
+
+def test_changelist_shows_the_columns(admin_client):
+    row = CheckpointFactory(route="transfer", client_ip="198.51.100.9", failure_class="")
+    html = admin_client.get(LIST).content.decode()
+    for text in ("transfer", "198.51.100.9", "session", "passed"):
+        assert text in html
+    assert row.token_digest not in html or row.token_digest == ""
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?status__exact=passed",
+        "?failure_class__exact=replay",
+        "?scope_kind__exact=ip",
+        "?expired=yes",
+        "?expired=no",
+        "?q=transfer",
+        "?q=198.51.100.9",
+        "?q=u1",
+    ],
+)
+def test_filters_and_search(admin_client, query):
+    make_rows(4)
+    CheckpointFactory(expired=True, route="transfer")
+    assert admin_client.get(LIST + query).status_code == 200
+
+
+def test_expired_filter_selects_expired_rows(admin_client):
+    fresh = CheckpointFactory(route="fresh-route")
+    stale = CheckpointFactory(route="stale-route", expired=True)
+    html = admin_client.get(LIST + "?expired=yes").content.decode()
+    assert stale.route in html and fresh.route not in html
+
+
+def test_changelist_query_count_does_not_grow_with_rows(admin_client):
+    make_rows(10)
+    with CaptureQueriesContext(connection) as ten:
+        assert admin_client.get(LIST).status_code == 200
+    make_rows(90)
+    with CaptureQueriesContext(connection) as hundred:
+        assert admin_client.get(LIST + "?all=").status_code == 200
+    assert len(hundred) == len(ten), ([q["sql"][:80] for q in hundred][len(ten) - 3 :],)
+
+
+def test_detail_shows_the_event_trail_oldest_first_and_short_digests(admin_client):
+    checkpoint = CheckpointFactory(token_digest="ab" * 32)
+    later = CheckpointEventFactory(checkpoint=checkpoint, kind="decision", detail="second-event")
+    earlier = CheckpointEventFactory(
+        checkpoint=checkpoint,
+        kind="token_received",
+        detail="first-event",
+        created_at=later.created_at - timedelta(seconds=5),
+    )
+    html = admin_client.get(f"{LIST}{checkpoint.pk}/change/").content.decode()
+    assert earlier.pk > later.pk
+    assert html.index("first-event") < html.index("second-event")
+    assert short_digest("ab" * 32) in html and "ab" * 32 not in html
+    assert 'name="_save"' not in html
+
+
+def test_nothing_can_be_added_or_edited(admin_client):
+    checkpoint = CheckpointFactory()
+    assert admin_client.get(LIST + "add/").status_code == 403
+    admin_client.post(f"{LIST}{checkpoint.pk}/change/", {"status": "failed", "version": 99})
+    checkpoint.refresh_from_db()
+    assert (checkpoint.status, checkpoint.version) == ("passed", 1)
+    assert admin_client.post(f"{LIST}{checkpoint.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("action", "kind"), [("expire_selected", "expired"), ("reset_selected", "reset")]
+)
+def test_actions_write_an_event_through_the_write_path(admin_client, action, kind):
+    rows = [CheckpointFactory(), CheckpointFactory()]
+    response = admin_client.post(
+        LIST, {"action": action, "_selected_action": [r.pk for r in rows]}, follow=True
+    )
+    assert response.status_code == 200
+    for row in rows:
+        row.refresh_from_db()
+        assert not row.is_passed() and row.version == 2
+        assert row.events.get().kind == kind
+    assert Checkpoint.objects.filter(status="pending").count() == (2 if kind == "reset" else 0)
+
+
+def test_staff_with_view_permission_only_can_look_but_not_act(viewer_client):
+    checkpoint = CheckpointFactory()
+    CheckpointEventFactory(checkpoint=checkpoint)
+    listing = viewer_client.get(LIST)
+    assert listing.status_code == 200
+    assert "expire_selected" not in listing.content.decode()
+    assert viewer_client.get(f"{LIST}{checkpoint.pk}/change/").status_code == 200
+    assert viewer_client.get("/admin/captchala_django/checkpointevent/").status_code == 200
+    viewer_client.post(LIST, {"action": "reset_selected", "_selected_action": [checkpoint.pk]})
+    checkpoint.refresh_from_db()
+    assert checkpoint.version == 1
