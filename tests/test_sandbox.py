@@ -230,3 +230,12 @@ def test_loader_file_is_packaged():
     import captchala_django.sandbox as pkg
 
     assert (Path(pkg.__file__).parent / "assets" / "loader.js").is_file()
+
+
+def test_degraded_mode_makes_the_browser_check_mint_degraded_tokens(captchala_sandbox):
+    captchala_sandbox.set_fault("degraded")
+    reply = post(captchala_sandbox.url + "/sandbox/solve", {"appKey": SANDBOX_APP_KEY}).json()
+    token = reply["data"]["token"]
+    assert token.startswith("dg_")
+    result = CaptchaLaClient().validate(token)
+    assert (result.valid, result.degraded) == (False, True)

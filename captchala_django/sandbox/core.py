@@ -35,8 +35,20 @@ KNOWN_ACTIONS = frozenset(
 #: ``error``: 5xx with an HTML body; ``malformed``: 200 with a body that is not JSON;
 #: ``timeout``: no reply until released; ``drop``: the connection is closed unanswered;
 #: ``rate_limit`` / ``disabled``: the provider's own refusals; ``reply``: answer
-#: ``status`` with ``body`` verbatim (a str, or anything JSON-encodable).
-FAULT_MODES = ("none", "error", "malformed", "timeout", "drop", "rate_limit", "disabled", "reply")
+#: ``status`` with ``body`` verbatim (a str, or anything JSON-encodable);
+#: ``degraded``: the browser check mints degraded (``dg_``) tokens, as when the
+#: site's quota is used up (the API itself answers normally).
+FAULT_MODES = (
+    "none",
+    "error",
+    "malformed",
+    "timeout",
+    "drop",
+    "rate_limit",
+    "disabled",
+    "reply",
+    "degraded",
+)
 MAX_SERVER_TOKEN_TTL = 3600
 
 
@@ -222,6 +234,8 @@ class Sandbox:
             del self.last_requests[:-50]
             faults = self.faults
             fault = faults.mode if faults.endpoint in ("all", endpoint) else "none"
+            if fault == "degraded":
+                fault = "none"  # it shapes the browser check, not the API
             if fault != "none" and faults.count is not None:
                 if faults.count <= 0:
                     fault = "none"
@@ -354,7 +368,9 @@ class Sandbox:
                     return _browser_error("server_token_invalid")
                 state.uses_left -= 1
                 action = state.action
-        token = self.mint_pass_token(action, app_key=str(app_key))
+        with self._lock:
+            degraded = self.faults.mode == "degraded"
+        token = self.mint_pass_token(action, app_key=str(app_key), degraded=degraded)
         return Reply.envelope(0, "ok", {"token": token, "action": action})
 
     def _mint(self, payload: dict[str, Any]) -> Reply:

@@ -1,14 +1,85 @@
 from django.conf import settings
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import PasswordResetView
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from captchala_django.decorators import checkpoint_required
+from captchala_django.sandbox import FAULT_MODES
+
+from .forms import ResetForm, SignupForm, TransferForm
+
+PANEL_MODES = {
+    "none": "Normal",
+    "slow": "Slow (2 s)",
+    "error": "Provider down (503)",
+    "timeout": "Provider times out",
+    "degraded": "Quota used up (degraded tokens)",
+}
 
 
 def home(request):
+    return render(request, "demo/home.html", {"sandbox": settings.CAPTCHALA_SANDBOX})
+
+
+def signup(request):
+    form = SignupForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        messages.success(request, f"Welcome, {user.username}!")
+        return redirect("home")
+    return render(request, "demo/signup.html", {"form": form})
+
+
+class ResetView(PasswordResetView):
+    form_class = ResetForm
+    template_name = "demo/password_reset.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+@checkpoint_required(action="transfer")
+def transfer(request):
+    """GET shows the form; a POST needs a passed checkpoint (the challenge page asks for it)."""
+    form = TransferForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        outcome = request.captchala
+        return render(
+            request,
+            "demo/transfer_done.html",
+            {"data": form.cleaned_data, "outcome": outcome},
+        )
+    return render(request, "demo/transfer.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def sandbox_panel(request):
+    """Switch the local sandbox's faults to see each failure path."""
+    if not settings.CAPTCHALA_SANDBOX:
+        raise Http404("the sandbox is off")
+    from captchala_django.sandbox.views import get_sandbox
+
+    sandbox = get_sandbox()
+    if request.method == "POST":
+        mode = request.POST.get("mode", "none")
+        if mode == "slow":
+            sandbox.set_fault("none", latency_ms=2000)
+        elif mode in ("error", "timeout"):
+            # Only validation fails, so pages still render the widget and the failure
+            # shows where a user meets it: after passing the check.
+            sandbox.set_fault(mode, endpoint="validate", hang_seconds=10)
+        elif mode in FAULT_MODES and mode in PANEL_MODES:
+            sandbox.set_fault(mode)
+        messages.info(request, f"Sandbox mode: {PANEL_MODES.get(mode, mode)}")
+        return redirect("sandbox-panel")
+    faults = sandbox.faults
+    current = "slow" if faults.mode == "none" and faults.latency_ms else faults.mode
     return render(
         request,
-        "demo/home.html",
-        {
-            "sandbox": settings.CAPTCHALA_SANDBOX,
-            "api_url": settings.CAPTCHALA_API_URL,
-            "loader_url": settings.CAPTCHALA_LOADER_URL,
-        },
+        "demo/sandbox_panel.html",
+        {"modes": PANEL_MODES, "current": current, "stats": dict(sandbox.stats)},
     )

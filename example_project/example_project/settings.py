@@ -28,8 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "demo",  # before captchala_django: its templates override the package's challenge page
     "captchala_django",
-    "demo",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

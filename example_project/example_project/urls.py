@@ -1,13 +1,43 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from demo import views
+from demo.forms import LoginForm
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(form_class=LoginForm, template_name="demo/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.signup, name="signup"),
+    path("password-reset/", views.ResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetDoneView.as_view(template_name="demo/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(template_name="demo/form_page.html"),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="demo/message.html"),
+        name="password_reset_complete",
+    ),
+    path("transfer/", views.transfer, name="transfer"),
     path("admin/", admin.site.urls),
+    path("captchala/", include("captchala_django.urls")),
 ]
 
 if settings.CAPTCHALA_SANDBOX:
-    urlpatterns.append(path("captchala-sandbox/", include("captchala_django.sandbox.urls")))
+    urlpatterns += [
+        path("captchala-sandbox/", include("captchala_django.sandbox.urls")),
+        path("sandbox/", views.sandbox_panel, name="sandbox-panel"),
+    ]

@@ -1,0 +1,24 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
+
+from captchala_django.fields import CaptchaLaField
+from captchala_django.forms import CaptchaLaFormMixin
+
+
+class LoginForm(AuthenticationForm):
+    """LoginView passes the request: adding the field is all it takes."""
+
+    captcha = CaptchaLaField(action="login")
+
+
+class SignupForm(CaptchaLaFormMixin, UserCreationForm):
+    captcha = CaptchaLaField(action="register")
+
+
+class ResetForm(CaptchaLaFormMixin, PasswordResetForm):
+    captcha = CaptchaLaField(action="lost_password")
+
+
+class TransferForm(forms.Form):
+    to = forms.CharField(label="To account", max_length=34, initial="DE89 3704 0044 0532 0130 00")
+    amount = forms.DecimalField(min_value=1, max_digits=9, decimal_places=2, initial=100)

@@ -1,0 +1,69 @@
+"""Run the example project (what `make demo` serves) on a free port for a test."""
+
+import os
+import subprocess
+import threading
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _drain(stream) -> None:
+    for _ in stream:
+        pass
+
+
+def serve_demo(tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        DEMO_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+    )
+    cwd = ROOT / "example_project"
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=cwd, env=env, check=True, timeout=120)
+    setup = subprocess.run(
+        [*manage, "demo_setup"], cwd=cwd, env=env, check=True, timeout=60, capture_output=True
+    )
+    assert b"username 'admin'" in setup.stdout
+    proc = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:  # runserver prints this once it listens
+            if "Quit the server with" in line:
+                break
+        # Keep reading, so that the server never blocks on a full pipe.
+        threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    yield from serve_demo(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_demo_server(tmp_path_factory):
+    yield from serve_demo(tmp_path_factory.mktemp("demo"))
