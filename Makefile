@@ -5,7 +5,7 @@ VENV42 := .venv-django42
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q
 
-.PHONY: test test-fast lint demo bench clean
+.PHONY: test test-fast lint demo bench clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,17 +22,24 @@ $(VENV42)/.installed: pyproject.toml
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check captchala_django tests bench example_project
 
+## Debian's Chromium for the browser test (never a browser download of Playwright's own).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium is not installed: the browser test will be skipped"
+
 ## The whole suite: Django 5.2 and 4.2, each on SQLite and on a throwaway PostgreSQL.
-test: lint $(VENV42)/.installed
-	@echo "== Django 5.2 / SQLite"
+## The browser test (against the demo, which has its own SQLite) runs once, in the first run.
+test: lint chromium $(VENV42)/.installed
+	@echo "== Django 5.2 / SQLite (with the browser test)"
 	CAPTCHALA_TEST_DB=sqlite $(VENV)/bin/pytest $(PYTEST_FLAGS)
 	@echo "== Django 4.2 / SQLite"
-	CAPTCHALA_TEST_DB=sqlite $(VENV42)/bin/pytest $(PYTEST_FLAGS)
+	CAPTCHALA_TEST_DB=sqlite $(VENV42)/bin/pytest $(PYTEST_FLAGS) -m "not e2e"
 	scripts/with-postgres sh -c '\
 	  echo "== Django 5.2 / PostgreSQL" && \
-	  CAPTCHALA_TEST_DB=postgres $(VENV)/bin/pytest $(PYTEST_FLAGS) && \
+	  CAPTCHALA_TEST_DB=postgres $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not e2e" && \
 	  echo "== Django 4.2 / PostgreSQL" && \
-	  CAPTCHALA_TEST_DB=postgres $(VENV42)/bin/pytest $(PYTEST_FLAGS)'
+	  CAPTCHALA_TEST_DB=postgres $(VENV42)/bin/pytest $(PYTEST_FLAGS) -m "not e2e"'
 
 ## One quick run: Django 5.2 on SQLite.
 test-fast: $(VENV)/.installed
