@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 
 from captchala_django.client import reset_session
+from tests.demo_server import demo_server, module_demo_server  # noqa: F401 - fixtures
 
 
 class _Collect(logging.Handler):

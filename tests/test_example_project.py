@@ -3,7 +3,6 @@
 import requests
 
 from captchala_django.client import CaptchaLaClient
-from tests.demo_server import demo_server  # noqa: F401 - fixture
 
 
 def test_demo_serves_home_and_the_sandbox(demo_server):

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_server import module_demo_server  # noqa: F401 - fixture
-
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = os.environ.get("CAPTCHALA_CHROMIUM", "/usr/bin/chromium")
