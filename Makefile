@@ -10,7 +10,7 @@ PYTEST_FLAGS ?= -q
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[test]" "django>=5.2,<5.3"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[test,drf]" "django>=5.2,<5.3"
 	touch $@
 
 $(VENV42)/.installed: pyproject.toml

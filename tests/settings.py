@@ -75,6 +75,11 @@ if django.VERSION < (5, 0):
     FORM_RENDERER = "django.forms.renderers.DjangoDivFormRenderer"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Used when Django REST framework is installed (the Django 5.2 runs); harmless otherwise.
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
 # Nothing listens here: a test that forgets the sandbox fixture fails fast
 # instead of calling the real service.
 CAPTCHALA_API_URL = "http://127.0.0.1:9"

@@ -17,3 +17,21 @@ def test_demo_serves_home_and_the_sandbox(demo_server):
     assert client.validate(token, action="login").valid
     loader = requests.get(base + "/captchala-loader.js", timeout=10)
     assert loader.ok and b"loadCaptchala" in loader.content
+
+
+def test_demo_api_endpoint(demo_server):
+    import pytest
+
+    pytest.importorskip("rest_framework")
+    refused = requests.post(demo_server + "/api/transfer/", json={"amount": 5}, timeout=10)
+    assert refused.status_code == 403 and refused.json()["code"] == "captcha_required"
+    base = demo_server + "/captchala-sandbox"
+    token = requests.post(base + "/sandbox/mint", json={"action": "transfer"}, timeout=10)
+    token = token.json()["data"]["token"]
+    ok = requests.post(
+        demo_server + "/api/transfer/",
+        json={"amount": 5},
+        headers={"X-CaptchaLa-Token": token},
+        timeout=10,
+    )
+    assert ok.status_code == 200 and ok.json() == {"ok": True, "amount": 5}

@@ -29,3 +29,13 @@ urlpatterns = [
     path("page/", views.page, name="page"),
     path("guarded-page/", views.guarded_page, name="guarded-page"),
 ]
+
+try:
+    from tests import drf_views
+except ImportError:  # Django REST framework is not installed in this run
+    pass
+else:
+    urlpatterns += [
+        path("api/comments/", drf_views.CommentView.as_view(), name="api-comments"),
+        path("api/transfer/", drf_views.TransferView.as_view(), name="api-transfer"),
+    ]

@@ -40,6 +40,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+try:
+    import rest_framework  # noqa: F401 - the optional "drf" extra
+except ImportError:
+    pass
+else:
+    INSTALLED_APPS.append("rest_framework")
+
 ROOT_URLCONF = "example_project.urls"
 TEMPLATES = [
     {

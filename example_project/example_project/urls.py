@@ -41,3 +41,13 @@ if settings.CAPTCHALA_SANDBOX:
         path("captchala-sandbox/", include("captchala_django.sandbox.urls")),
         path("sandbox/", views.sandbox_panel, name="sandbox-panel"),
     ]
+
+try:
+    from demo import api
+except ImportError:  # Django REST framework is not installed: no API endpoints
+    pass
+else:
+    urlpatterns += [
+        path("api/transfer/", api.TransferAPI.as_view(), name="api-transfer"),
+        path("api/comments/", api.CommentAPI.as_view(), name="api-comments"),
+    ]

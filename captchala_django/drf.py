@@ -1,0 +1,143 @@
+"""Django REST framework support (install the ``drf`` extra).
+
+* :class:`CaptchaLaTokenField`: a write-only serializer field; a bad or missing
+  token is a 400 field error.
+* :class:`CheckpointRequired`: a permission class; without a passed checkpoint
+  the request gets 403 ``{"detail": ..., "code": "captcha_required"}``.
+
+Both go through :func:`captchala_django.checkpoints.verify_and_record`, so every
+check is a checkpoint. When CaptchaLa is down under the ``deny`` policy, both
+answer 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+try:
+    from rest_framework import exceptions, serializers
+    from rest_framework.permissions import SAFE_METHODS, BasePermission
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
+    raise ImportError(
+        "captchala_django.drf needs Django REST framework: pip install 'captchala-django[drf]'"
+    ) from exc
+
+from .checkpoints import Outcome, get_passed, verify_and_record
+from .conf import get_setting
+from .decorators import RETRY_AFTER, TOKEN_HEADER
+from .scopes import ScopeArg
+
+#: Failure classes that mean "try again later", not "bad token".
+_UNAVAILABLE = {"timeout", "provider", "configuration", "persistence"}
+
+
+class CaptchaUnavailable(exceptions.APIException):
+    """503: CaptchaLa could not be asked (or the check could not be recorded)."""
+
+    status_code = 503
+    default_detail = _("The check could not be completed right now. Please try again.")
+    default_code = "captcha_unavailable"
+    wait = RETRY_AFTER  # DRF turns this into a Retry-After header
+
+
+class CaptchaRequired(exceptions.PermissionDenied):
+    """403 with ``{"detail": ..., "code": "captcha_required"}``."""
+
+    default_code = "captcha_required"
+
+    def __init__(self, detail: str | None = None):
+        message = detail or _("Please complete the check to continue.")
+        super().__init__({"detail": message, "code": self.default_code})
+
+
+class CaptchaLaTokenField(serializers.CharField):
+    """The pass token, verified once per serializer (a second validation makes no call).
+
+    ``serializer.captchala_outcome`` holds the outcome once validated.
+    """
+
+    default_error_messages = {
+        "required": _("Please complete the check."),
+        "blank": _("Please complete the check."),
+        "null": _("Please complete the check."),
+        "invalid_token": _("The check was not passed. Please try again."),
+    }
+
+    def __init__(self, *, action: str | None = None, scope: ScopeArg = None, **kwargs: Any):
+        kwargs.setdefault("write_only", True)
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.action = action
+        self.scope = scope
+        self._verdict: tuple[str, Outcome] | None = None
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_token")
+        token = super().to_internal_value(data)
+        if self._verdict is not None and self._verdict[0] == token:
+            outcome = self._verdict[1]
+        else:
+            request = self.context.get("request")
+            if request is None:
+                raise RuntimeError("CaptchaLaTokenField needs the request in the context")
+            outcome = verify_and_record(request, token, self.scope, self.action)
+            self._verdict = (token, outcome)
+        if self.parent is not None:
+            self.parent.captchala_outcome = outcome
+        if outcome.allowed:
+            return token
+        if outcome.failure_class in _UNAVAILABLE:
+            raise CaptchaUnavailable()
+        self.fail("invalid_token")
+
+
+class CheckpointRequired(BasePermission):
+    """Needs a passed checkpoint for the view's scope, or a valid token in this request.
+
+    Configure on the view: ``captchala_scope``, ``captchala_action``,
+    ``captchala_ttl`` and ``captchala_methods`` (default: every unsafe method).
+    The token is read from the ``X-CaptchaLa-Token`` header or the
+    ``CAPTCHALA_TOKEN_FIELD`` key of the request data.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        methods = getattr(view, "captchala_methods", None)
+        if methods is None:
+            if request.method in SAFE_METHODS:
+                return True
+        elif request.method not in {m.upper() for m in methods}:
+            return True
+        scope = getattr(view, "captchala_scope", None)
+        if get_passed(request, scope) is not None:
+            return True
+        token = request.META.get(TOKEN_HEADER)
+        if token is None:
+            token = self._token_from_data(request.data)
+        if token is None:
+            raise CaptchaRequired()
+        outcome = verify_and_record(
+            request,
+            token,
+            scope,
+            getattr(view, "captchala_action", None),
+            ttl=getattr(view, "captchala_ttl", None),
+        )
+        request.captchala = outcome
+        if outcome.allowed:
+            return True
+        if outcome.failure_class in _UNAVAILABLE:
+            raise CaptchaUnavailable()
+        raise CaptchaRequired(_("The check was not passed. Please try again."))
+
+    @staticmethod
+    def _token_from_data(data) -> str | None:
+        field = get_setting("CAPTCHALA_TOKEN_FIELD")
+        if hasattr(data, "getlist") and len(data.getlist(field)) > 1:
+            raise CaptchaRequired(_("The check was not passed. Please try again."))
+        value = data.get(field) if hasattr(data, "get") else None
+        if value is not None and not isinstance(value, str):
+            raise CaptchaRequired(_("The check was not passed. Please try again."))
+        return value

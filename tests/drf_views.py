@@ -1,0 +1,34 @@
+"""API views for the DRF tests (imported only when Django REST framework is installed)."""
+
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from captchala_django.drf import CaptchaLaTokenField, CheckpointRequired
+
+
+class CommentSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    captchala_token = CaptchaLaTokenField(action="comment")
+
+
+class CommentView(APIView):
+    def post(self, request):
+        serializer = CommentSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        serializer.is_valid(raise_exception=True)  # a second validation makes no second call
+        outcome = serializer.captchala_outcome
+        return Response({"ok": True, "checkpoint": outcome.checkpoint.pk}, status=201)
+
+
+class TransferView(APIView):
+    permission_classes = [CheckpointRequired]
+    captchala_scope = "ip"
+    captchala_action = "transfer"
+
+    def get(self, request):
+        return Response({"balance": 100})
+
+    def post(self, request):
+        outcome = getattr(request, "captchala", None)
+        return Response({"ok": True, "verified": outcome is not None})

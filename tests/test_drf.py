@@ -1,0 +1,174 @@
+"""Django REST framework: the serializer field and the permission class, over APIClient."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+pytest.importorskip("rest_framework")
+
+from rest_framework.test import APIClient  # noqa: E402
+
+from captchala_django.models import Checkpoint  # noqa: E402
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
+
+FORGED = "pt_" + "forged" * 4
+BAD_VALUES = {
+    "empty": "",
+    "1mb": "pt_" + "A" * (1024 * 1024),
+    "non_ascii": "pt_жетон✓" + "x" * 20,
+    "control_chars": "pt_abc\x00\x07\x1b[31m" + "x" * 20,
+    "list": ["pt_a" * 5, "pt_b" * 5],
+    "number": 12345,
+    "object": {"token": "x"},
+    "forged": FORGED,
+}
+
+
+# ----------------------------------------------------------------- serializer field
+
+
+def test_field_accepts_a_valid_token(captchala_sandbox):
+    token = captchala_sandbox.mint_pass_token("comment")
+    response = APIClient().post(
+        "/api/comments/", {"text": "hi", "captchala_token": token}, format="json"
+    )
+    assert response.status_code == 201
+    assert Checkpoint.objects.get(pk=response.json()["checkpoint"]).status == "passed"
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_missing_token_is_a_400_field_error():
+    response = APIClient().post("/api/comments/", {"text": "hi"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"captchala_token": ["Please complete the check."]}
+
+
+@pytest.mark.parametrize("case", list(BAD_VALUES))
+def test_bad_tokens_are_400_field_errors(captchala_sandbox, case):
+    body = {"text": "hi", "captchala_token": BAD_VALUES[case]}
+    response = APIClient().post("/api/comments/", body, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["captchala_token"]
+    if case != "forged":
+        assert captchala_sandbox.count("validate") == 0
+
+
+def test_replayed_and_expired_tokens_are_400(captchala_sandbox):
+    token = captchala_sandbox.mint_pass_token("comment")
+    assert (
+        APIClient()
+        .post("/api/comments/", {"text": "a", "captchala_token": token}, format="json")
+        .status_code
+        == 201
+    )
+    replay = APIClient().post(
+        "/api/comments/", {"text": "b", "captchala_token": token}, format="json"
+    )
+    assert replay.status_code == 400
+    expired = captchala_sandbox.mint_pass_token("comment", ttl=-1)
+    assert (
+        APIClient()
+        .post("/api/comments/", {"text": "c", "captchala_token": expired}, format="json")
+        .status_code
+        == 400
+    )
+
+
+def test_field_provider_down_is_503_with_retry_after(captchala_sandbox):
+    captchala_sandbox.set_fault("error")
+    token = captchala_sandbox.mint_pass_token("comment")
+    response = APIClient().post(
+        "/api/comments/", {"text": "hi", "captchala_token": token}, format="json"
+    )
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+
+
+# ----------------------------------------------------------------- permission class
+
+
+def test_safe_methods_pass():
+    assert APIClient().get("/api/transfer/").json() == {"balance": 100}
+
+
+def test_no_token_is_403_captcha_required():
+    response = APIClient().post("/api/transfer/", {}, format="json")
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Please complete the check to continue.",
+        "code": "captcha_required",
+    }
+
+
+@pytest.mark.parametrize("where", ["header", "body"])
+def test_token_in_header_or_body_passes_then_the_fast_path_serves(captchala_sandbox, where):
+    client = APIClient()
+    token = captchala_sandbox.mint_pass_token("transfer")
+    if where == "header":
+        response = client.post("/api/transfer/", {}, format="json", HTTP_X_CAPTCHALA_TOKEN=token)
+    else:
+        response = client.post("/api/transfer/", {"captchala_token": token}, format="json")
+    assert response.status_code == 200 and response.json()["verified"] is True
+    again = APIClient().post("/api/transfer/", {}, format="json")  # same IP scope
+    assert again.status_code == 200
+    assert captchala_sandbox.count("validate") == 1
+
+
+@pytest.mark.parametrize("case", list(BAD_VALUES))
+def test_permission_refuses_bad_tokens_with_403(captchala_sandbox, case):
+    response = APIClient().post(
+        "/api/transfer/", {"captchala_token": BAD_VALUES[case]}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "captcha_required"
+
+
+def test_several_form_values_are_refused():
+    response = APIClient().post("/api/transfer/", {"captchala_token": ["pt_aaaaaa", "pt_bbbbb"]})
+    assert response.status_code == 403
+
+
+def test_malformed_json_is_a_400():
+    response = APIClient().post("/api/transfer/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_permission_provider_down_is_503_with_retry_after(captchala_sandbox):
+    captchala_sandbox.set_fault("timeout")
+    from django.test import override_settings
+
+    with override_settings(CAPTCHALA_TIMEOUT=0.3):
+        response = APIClient().post(
+            "/api/transfer/",
+            {"captchala_token": captchala_sandbox.mint_pass_token("transfer")},
+            format="json",
+        )
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+
+
+def test_16_concurrent_api_calls_with_one_token(captchala_sandbox):
+    captchala_sandbox.set_fault("none", latency_ms=50)
+    token = captchala_sandbox.mint_pass_token("transfer")
+    barrier = threading.Barrier(16)
+    statuses, errors = [], []
+
+    def call():
+        try:
+            barrier.wait()
+            response = APIClient().post("/api/transfer/", {"captchala_token": token}, format="json")
+            statuses.append(response.status_code)
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert statuses == [200] * 16
+    assert captchala_sandbox.calls_for(token) == 1
+    assert Checkpoint.objects.count() == 1
