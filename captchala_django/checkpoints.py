@@ -246,7 +246,7 @@ def verify_and_record(
     if reason:
         att.event(EventKind.TOKEN_RECEIVED, detail=reason)
         return _finish(att, FailureClass.VALIDATION, code=reason)
-    assert isinstance(pass_token, str)
+    pass_token = str(pass_token)  # token_format_error() accepted it: a non-empty str
     att.event(EventKind.TOKEN_RECEIVED, detail=token_hint(pass_token))
 
     try:

@@ -39,6 +39,17 @@ logger = logging.getLogger("captchala_django.client")
 TOKEN_MAX_BYTES = 4096
 #: Largest provider reply read; a longer body is a malformed reply.
 REPLY_MAX_BYTES = 64 * 1024
+#: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
+KNOWN_ACTIONS = (
+    "login",
+    "register",
+    "lost_password",
+    "reset_password",
+    "comment",
+    "checkout",
+    "contact_form",
+    "generic_form",
+)
 #: Provider error codes that mean our configuration is wrong, not the user.
 CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
 USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
@@ -340,7 +351,9 @@ class CaptchaLaClient:
                 status=status,
             )
 
-    def _parse_validate(self, status: int, body: dict[str, Any], latency_ms: float):
+    def _parse_validate(
+        self, status: int, body: dict[str, Any], latency_ms: float
+    ) -> ValidationResult:
         code, data, msg = self._envelope(status, body)
         flag = data.get("valid", data.get("ok"))
         captcha_args = data.get("captcha_args")
@@ -384,6 +397,7 @@ def _as_str(value: Any) -> str | None:
 
 
 __all__ = [
+    "KNOWN_ACTIONS",
     "CaptchaLaClient",
     "CaptchaLaError",
     "ServerToken",

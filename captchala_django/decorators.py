@@ -93,11 +93,9 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _challenge(request: HttpRequest, opts: _Options, outcome: Outcome | None, *, multiple=False):
-    if outcome is None:
+    if outcome is None and not multiple:
         message = _("Please complete the check to continue.")
     else:
-        message = _("The check was not passed. Please try again.")
-    if multiple:
         message = _("The check was not passed. Please try again.")
     if _wants_json(request):
         return JsonResponse(

@@ -7,10 +7,9 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
-from .client import CaptchaLaClient
+from .client import KNOWN_ACTIONS, CaptchaLaClient
 from .exceptions import CaptchaLaError, ConfigurationError
 from .ip import get_client_ip
-from .widgets import KNOWN_ACTIONS
 
 logger = logging.getLogger("captchala_django.widgets")
 

@@ -10,22 +10,12 @@ from django import forms
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from .client import KNOWN_ACTIONS
 from .conf import app_settings, get_setting
 from .exceptions import CaptchaLaError, ConfigurationError
 
 logger = logging.getLogger("captchala_django.widgets")
 
-#: Actions the provider knows (CAPTCHALA_API.md); a server token is issued only for these.
-KNOWN_ACTIONS = (
-    "login",
-    "register",
-    "lost_password",
-    "reset_password",
-    "comment",
-    "checkout",
-    "contact_form",
-    "generic_form",
-)
 #: Several values for the token field: refused, never guessed between.
 MULTIPLE_TOKENS = object()
 

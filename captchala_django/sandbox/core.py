@@ -16,22 +16,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from ..client import KNOWN_ACTIONS
 from ..conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 
-KNOWN_ACTIONS = frozenset(
-    {
-        "login",
-        "register",
-        "lost_password",
-        "reset_password",
-        "comment",
-        "checkout",
-        "contact_form",
-        "generic_form",
-        "transfer",
-        "api",
-    }
-)
 #: ``error``: 5xx with an HTML body; ``malformed``: 200 with a body that is not JSON;
 #: ``timeout``: no reply until released; ``drop``: the connection is closed unanswered;
 #: ``rate_limit`` / ``disabled``: the provider's own refusals; ``reply``: answer
