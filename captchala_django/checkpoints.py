@@ -226,6 +226,14 @@ def get_passed(
 # --------------------------------------------------------------------------- main entry
 
 
+def skips_check(request: HttpRequest | None) -> bool:
+    """Whether ``CAPTCHALA_SKIP_FOR_STAFF`` lets this request's user skip the check."""
+    if request is None or not app_settings.SKIP_FOR_STAFF:
+        return False
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
 def verify_and_record(
     request: HttpRequest,
     pass_token: str | None,
@@ -242,6 +250,9 @@ def verify_and_record(
     outcome too (denied, logged at ERROR).
     """
     att = _attempt(request, scope, action, ttl, route)
+    if skips_check(request):
+        # Staff skip the check; the skip is recorded like any other decision.
+        return _finish(att, None, code="staff_skip")
     reason = token_format_error(pass_token)
     if reason:
         att.event(EventKind.TOKEN_RECEIVED, detail=reason)

@@ -31,7 +31,7 @@ from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from .checkpoints import Outcome, get_passed, verify_and_record
+from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
 from .conf import get_setting
 from .scopes import ScopeArg
 from .widgets import CaptchaLaWidget
@@ -160,7 +160,7 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
         return None
     returning = returning or (request.method == "POST" and RETURN_FIELD in _post(request))
     token, multiple = _token(request)
-    if token is None:
+    if token is None and not skips_check(request):
         return _challenge(request, opts, None, multiple=multiple)
     outcome = verify_and_record(request, token, opts.scope, opts.action, ttl=opts.ttl)
     request.captchala = outcome

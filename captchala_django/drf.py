@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         "captchala_django.drf needs Django REST framework: pip install 'captchala-django[drf]'"
     ) from exc
 
-from .checkpoints import Outcome, get_passed, verify_and_record
+from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
 from .conf import get_setting
 from .decorators import RETRY_AFTER, TOKEN_HEADER
 from .scopes import ScopeArg
@@ -73,6 +73,19 @@ class CaptchaLaTokenField(serializers.CharField):
         self.scope = scope
         self._verdict: tuple[str, Outcome] | None = None
 
+    def run_validation(self, data=serializers.empty):
+        request = self.context.get("request")
+        if data in (serializers.empty, None, "") and skips_check(request):
+            return self._checked(request, "")
+        return super().run_validation(data)
+
+    def _checked(self, request, token: str) -> str:
+        outcome = verify_and_record(request, token, self.scope, self.action)
+        self._verdict = (token, outcome)
+        if self.parent is not None:
+            self.parent.captchala_outcome = outcome
+        return token
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid_token")
@@ -116,7 +129,7 @@ class CheckpointRequired(BasePermission):
         token = request.META.get(TOKEN_HEADER)
         if token is None:
             token = self._token_from_data(request.data)
-        if token is None:
+        if token is None and not skips_check(request):
             raise CaptchaRequired()
         outcome = verify_and_record(
             request,
