@@ -178,3 +178,12 @@ def test_ping_fails_clearly(captchala_sandbox, settings, setup, message):
     with pytest.raises(CommandError, match=message) as info:
         run("captchala_ping")
     assert "wrong-secret-value" not in str(info.value)
+
+
+@pytest.mark.django_db
+def test_cleanup_prints_progress_every_tenth_batch_by_default():
+    for _ in range(25):
+        CheckpointFactory(expired=True)
+    out = run("captchala_cleanup", "--batch-size", "2")
+    assert "batch 10:" in out and "batch 1:" not in out
+    assert "deleted 25 checkpoints" in out

@@ -23,7 +23,8 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
 
         def progress(result):
-            if verbosity > 1:
+            # Every batch with -v 2; every tenth batch by default; nothing with -v 0.
+            if verbosity > 1 or (verbosity == 1 and result.batches % 10 == 0):
                 self.stdout.write(
                     f"batch {result.batches}: {result.checkpoints} checkpoints, "
                     f"{result.events} events, {result.tokens} tokens"
