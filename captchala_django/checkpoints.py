@@ -61,6 +61,10 @@ logger = logging.getLogger("captchala_django.checkpoints")
 #: Extra seconds, beyond the provider timeout, that a duplicate submission waits
 #: for the worker validating the same token.
 CLAIM_MARGIN = 2.0
+#: Seconds after which a claim still in flight is taken to belong to a worker that
+#: died: far beyond any live check, so a token is sent to the provider a second time
+#: only when the first worker can no longer use the answer.
+CLAIM_ABANDONED_AFTER = 60.0
 #: Which write implementation to use: ``None`` picks the best for the database
 #: (one upsert statement on PostgreSQL and SQLite); ``"portable"`` forces the
 #: ORM compare-and-set path that every backend supports.
@@ -873,7 +877,7 @@ def _await_claim(att: _Attempt, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _take_over(att: _Attempt, row: dict[str, Any]) -> bool:
-    """Take an abandoned claim (its worker died or timed out); True if now ours."""
+    """Take an abandoned claim (older than ``CLAIM_ABANDONED_AFTER``); True if now ours."""
     tokens = PassToken.objects.using(att.db)
     try:
         if row["state"] == "released":
@@ -887,6 +891,9 @@ def _take_over(att: _Attempt, row: dict[str, Any]) -> bool:
                 return True
             except IntegrityError:
                 return False
+        created = _aware(row["created_at"], att.db)
+        if (timezone.now() - created).total_seconds() < CLAIM_ABANDONED_AFTER:
+            return False  # still a live worker's: never send the token twice
         return bool(
             tokens.filter(
                 id=row["id"], state=ClaimState.PENDING, created_at=row["created_at"]
@@ -900,7 +907,8 @@ def _release_claim(att: _Attempt, outcome: Outcome) -> None:
     """After a failed write, record the answer on the claim (best effort).
 
     A retry of the same submission then gets the same answer without a second
-    provider call. If even this fails, the claim is taken over once it is stale.
+    provider call. If even this fails, the claim is taken over once it is older than
+    ``CLAIM_ABANDONED_AFTER``.
     """
     if not (att.digest and att.owns_claim):
         return

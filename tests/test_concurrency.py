@@ -143,3 +143,76 @@ def test_8_processes_x_50_scopes_no_duplicates_no_lost_updates(captchala_sandbox
     if strategy is None:
         assert sum(committed.values()) == 8 * 50 * rounds
     assert connections["default"].vendor in ("postgresql", "sqlite")
+
+
+def _pending_claim(token, subject="s1", age_seconds=0):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    created = timezone.now() - timedelta(seconds=age_seconds)
+    return PassToken.objects.create(
+        token_digest=checkpoints.token_digest(token),
+        scope_key=scope(subject).key,
+        state="pending",
+        created_at=created,
+        expires_at=created + timedelta(days=1),
+    )
+
+
+def test_claim_held_by_another_process_is_waited_for_and_its_answer_reused(captchala_sandbox):
+    """No in-process event to wake on: the waiter polls the ledger until the claim is done."""
+    token = captchala_sandbox.mint_pass_token()
+    claim = _pending_claim(token)
+    results, errors = [], []
+
+    def waiter():
+        try:
+            results.append(verify_and_record(make_request(), token, scope()))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    # The "other process" finishes its claim with a pass.
+    PassToken.objects.filter(pk=claim.pk).update(state="done", allowed=True, code="ok")
+    thread.join(30)
+    assert errors == [] and len(results) == 1
+    outcome = results[0]
+    assert (outcome.allowed, outcome.from_ledger, outcome.provider_called) == (True, True, False)
+    assert captchala_sandbox.calls_for(token) == 0
+
+
+def test_abandoned_claim_is_taken_over_once(captchala_sandbox, settings):
+    """A claim older than the provider timeout + margin belongs to a worker that died."""
+    token = captchala_sandbox.mint_pass_token()
+    _pending_claim(token, age_seconds=3600)
+    outcome = verify_and_record(make_request(), token, scope())
+    assert outcome.allowed and outcome.provider_called
+    assert captchala_sandbox.calls_for(token) == 1
+    assert PassToken.objects.get().state == "done"
+
+
+def test_claim_in_flight_past_the_deadline_is_a_timeout_not_a_second_call(
+    captchala_sandbox, settings, monkeypatch
+):
+    """If the other worker neither finishes nor is stale yet, the waiter gives up bounded."""
+    settings.CAPTCHALA_TIMEOUT = 0.2
+    monkeypatch.setattr(checkpoints, "CLAIM_MARGIN", 0.1)
+    token = captchala_sandbox.mint_pass_token()
+    claim = _pending_claim(token)
+    # Keep the claim looking fresh while the waiter polls, as a live worker's would.
+    from django.utils import timezone
+
+    PassToken.objects.filter(pk=claim.pk).update(created_at=timezone.now())
+    outcome = verify_and_record(make_request(), token, scope())
+    assert captchala_sandbox.calls_for(token) == 0
+    assert (outcome.allowed, outcome.failure_class, outcome.code, outcome.provider_called) == (
+        False,
+        "timeout",
+        "claim_in_flight",
+        False,
+    )
+    assert PassToken.objects.get().state == "pending"  # the live worker's claim is untouched
