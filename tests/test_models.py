@@ -32,3 +32,13 @@ def test_events_hang_off_their_checkpoint_in_order():
     assert list(event.checkpoint.events.all()) == [event, later]
     assert str(later) == "reset allow"
     assert "passed" in str(event.checkpoint)
+
+
+def test_migrations_match_the_models():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "captchala_django", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
