@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import environ
@@ -33,7 +33,6 @@ class Setting:
     name: str
     cast: str  # one of: str, float, int, bool, list, json
     default: Any
-    choices: tuple[str, ...] = field(default=())
     doc: str = ""
 
 
@@ -44,8 +43,8 @@ _SPECS = [
     Setting("CAPTCHALA_LOADER_URL", "str", "https://cdn.captcha-cdn.net/captchala-loader.js"),
     Setting("CAPTCHALA_TIMEOUT", "float", 3.0),
     Setting("CAPTCHALA_CHECKPOINT_TTL", "int", 1800),
-    Setting("CAPTCHALA_ON_PROVIDER_ERROR", "str", "deny", POLICIES),
-    Setting("CAPTCHALA_ON_PERSISTENCE_ERROR", "str", "allow", POLICIES),
+    Setting("CAPTCHALA_ON_PROVIDER_ERROR", "str", "deny", doc="deny or allow"),
+    Setting("CAPTCHALA_ON_PERSISTENCE_ERROR", "str", "allow", doc="deny or allow"),
     Setting("CAPTCHALA_TRUSTED_PROXIES", "list", []),
     Setting("CAPTCHALA_DEFAULT_SCOPE", "str", "session"),
     Setting("CAPTCHALA_SANDBOX", "bool", False),
