@@ -109,6 +109,15 @@ class Outcome:
     #: The verdict, when there was one.
     result: ValidationResult | None = field(default=None, repr=False)
 
+    @property
+    def retry_later(self) -> bool:
+        """Denied for want of an answer (provider, configuration, database), not for a bad
+        token: the user should be asked to try again later, not to solve a new check."""
+        return not self.allowed and self.failure_class in _RETRY_LATER
+
+
+_RETRY_LATER = frozenset({"timeout", "provider", "configuration", "persistence"})
+
 
 class _LostRace(DatabaseError):
     """A compare-and-set lost twice; treated like any other database error."""
@@ -216,10 +225,6 @@ def _fetch_passed(db: str, scope_key: str) -> Checkpoint | None:
     return Checkpoint.from_db(db, _ATTNAMES, values)
 
 
-def _passed(att: _Attempt) -> Checkpoint | None:
-    return _fetch_passed(att.db, att.scope.key)
-
-
 def get_passed(
     request: HttpRequest, scope: ScopeArg = None, *, route: str | None = None
 ) -> Checkpoint | None:
@@ -246,12 +251,14 @@ def verify_and_record(
     *,
     ttl: int | None = None,
     route: str | None = None,
+    fast_path: bool = True,
 ) -> Outcome:
     """Check ``pass_token`` for the request's scope and record the outcome.
 
     Never raises for bad input, provider trouble or database trouble: each is
     an :class:`Outcome` with its failure class. A ``ConfigurationError`` is an
-    outcome too (denied, logged at ERROR).
+    outcome too (denied, logged at ERROR). ``fast_path=False`` skips the lookup
+    of a passed checkpoint, for callers that have just made it (``get_passed``).
     """
     att = _attempt(request, scope, action, ttl, route)
     if skips_check(request):
@@ -264,11 +271,12 @@ def verify_and_record(
     pass_token = str(pass_token)  # token_format_error() accepted it: a non-empty str
     att.event(EventKind.TOKEN_RECEIVED, detail=token_hint(pass_token))
 
-    try:
-        passed = _passed(att)
-    except DatabaseError as exc:
-        logger.warning("checkpoint fast path failed (%s); verifying", type(exc).__name__)
-        passed = None
+    passed = None
+    if fast_path:
+        try:
+            passed = _fetch_passed(att.db, att.scope.key)
+        except DatabaseError as exc:
+            logger.warning("checkpoint fast path failed (%s); verifying", type(exc).__name__)
     if passed is not None:
         outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         _log(att, outcome)

@@ -42,7 +42,6 @@ TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
 #: Posted by the challenge page when the guarded request was not a re-submittable POST.
 RETURN_FIELD = "_captchala_return"
 RETRY_AFTER = 30
-_UNAVAILABLE = {"timeout", "provider", "configuration", "persistence"}
 
 
 @dataclass(frozen=True)
@@ -162,13 +161,15 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     token, multiple = _token(request)
     if token is None and not skips_check(request):
         return _challenge(request, opts, None, multiple=multiple)
-    outcome = verify_and_record(request, token, opts.scope, opts.action, ttl=opts.ttl)
+    outcome = verify_and_record(
+        request, token, opts.scope, opts.action, ttl=opts.ttl, fast_path=False
+    )
     request.captchala = outcome
     if outcome.allowed:
         if returning:  # passed on the challenge page of a GET: back to the same URL
             return HttpResponseRedirect(same_url(request))
         return None
-    if outcome.failure_class in _UNAVAILABLE:
+    if outcome.retry_later:
         return _unavailable(request)
     return _challenge(request, opts, outcome)
 

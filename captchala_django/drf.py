@@ -29,9 +29,6 @@ from .conf import get_setting
 from .decorators import RETRY_AFTER, TOKEN_HEADER
 from .scopes import ScopeArg
 
-#: Failure classes that mean "try again later", not "bad token".
-_UNAVAILABLE = {"timeout", "provider", "configuration", "persistence"}
-
 
 class CaptchaUnavailable(exceptions.APIException):
     """503: CaptchaLa could not be asked (or the check could not be recorded)."""
@@ -74,37 +71,33 @@ class CaptchaLaTokenField(serializers.CharField):
         self._verdict: tuple[str, Outcome] | None = None
 
     def run_validation(self, data=serializers.empty):
-        request = self.context.get("request")
-        if data in (serializers.empty, None, "") and skips_check(request):
-            return self._checked(request, "")
+        if data in (serializers.empty, None, "") and skips_check(self.context.get("request")):
+            self._outcome("")  # staff skip: recorded, then nothing to validate
+            return ""
         return super().run_validation(data)
-
-    def _checked(self, request, token: str) -> str:
-        outcome = verify_and_record(request, token, self.scope, self.action)
-        self._verdict = (token, outcome)
-        if self.parent is not None:
-            self.parent.captchala_outcome = outcome
-        return token
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid_token")
         token = super().to_internal_value(data)
-        if self._verdict is not None and self._verdict[0] == token:
-            outcome = self._verdict[1]
-        else:
+        outcome = self._outcome(token)
+        if outcome.allowed:
+            return token
+        if outcome.retry_later:
+            raise CaptchaUnavailable()
+        self.fail("invalid_token")
+
+    def _outcome(self, token: str) -> Outcome:
+        """Verify ``token`` once; a second validation of the same token reuses the verdict."""
+        if self._verdict is None or self._verdict[0] != token:
             request = self.context.get("request")
             if request is None:
                 raise RuntimeError("CaptchaLaTokenField needs the request in the context")
-            outcome = verify_and_record(request, token, self.scope, self.action)
-            self._verdict = (token, outcome)
+            self._verdict = (token, verify_and_record(request, token, self.scope, self.action))
+        outcome = self._verdict[1]
         if self.parent is not None:
             self.parent.captchala_outcome = outcome
-        if outcome.allowed:
-            return token
-        if outcome.failure_class in _UNAVAILABLE:
-            raise CaptchaUnavailable()
-        self.fail("invalid_token")
+        return outcome
 
 
 class CheckpointRequired(BasePermission):
@@ -137,11 +130,12 @@ class CheckpointRequired(BasePermission):
             scope,
             getattr(view, "captchala_action", None),
             ttl=getattr(view, "captchala_ttl", None),
+            fast_path=False,  # get_passed() above was the fast path
         )
         request.captchala = outcome
         if outcome.allowed:
             return True
-        if outcome.failure_class in _UNAVAILABLE:
+        if outcome.retry_later:
             raise CaptchaUnavailable()
         raise CaptchaRequired(_("The check was not passed. Please try again."))
 

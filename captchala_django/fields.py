@@ -12,9 +12,6 @@ from django.utils.translation import gettext_lazy as _
 from .scopes import ScopeArg
 from .widgets import MULTIPLE_TOKENS, CaptchaLaWidget
 
-#: Failure classes whose message invites a retry later rather than a new check.
-_UNAVAILABLE = {"timeout", "provider", "configuration", "persistence"}
-
 
 class _CaptchaLaBoundField(BoundField):
     def as_widget(self, widget=None, attrs=None, only_initial=False):
@@ -83,7 +80,7 @@ class CaptchaLaField(forms.Field):
         if outcome.allowed:
             return value
         self._failed(form)
-        if outcome.failure_class in _UNAVAILABLE:
+        if outcome.retry_later:
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         raise ValidationError(self.error_messages["invalid"], code="invalid")
 

@@ -55,10 +55,6 @@ class CaptchaLaWidget(forms.Widget):
         #: Set by the bound field from ``form.request`` before rendering.
         self.request: HttpRequest | None = None
 
-    @property
-    def is_hidden(self) -> bool:  # the widget shows a check: keep its label and row
-        return False
-
     def value_from_datadict(self, data, files, name):
         field = get_setting("CAPTCHALA_TOKEN_FIELD")
         values = data.getlist(field) if hasattr(data, "getlist") else [data.get(field)]

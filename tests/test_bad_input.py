@@ -103,4 +103,5 @@ def test_malformed_multipart_body_is_a_403_not_a_500():
         content_type="multipart/form-data; boundary=broken",
         HTTP_ACCEPT="application/json",
     )
-    assert response.status_code in (400, 403)
+    assert response.status_code == 403
+    assert response.json()["error"] == "captcha_required"

@@ -237,3 +237,18 @@ def test_two_slow_async_verifications_overlap(captchala_sandbox):
     assert statuses == [200, 200]
     assert captchala_sandbox.count("validate") == 2
     assert elapsed < 1.9, f"verifications ran one after the other ({elapsed:.2f}s)"
+
+
+@pytest.mark.usefixtures("cache_sessions")
+def test_a_check_reads_the_checkpoint_once(captchala_sandbox):
+    """The decorator's own lookup is the fast path: verification does not repeat it."""
+    token = captchala_sandbox.mint_pass_token()
+    with CaptureQueriesContext(connection) as queries:
+        assert Client().post("/transfer/", {"captchala_token": token}).status_code == 200
+    lookups = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and "captchala_django_checkpoint" in q["sql"]
+    ]
+    assert len(lookups) == 1, lookups

@@ -172,3 +172,19 @@ def test_16_concurrent_api_calls_with_one_token(captchala_sandbox):
     assert statuses == [200] * 16
     assert captchala_sandbox.calls_for(token) == 1
     assert Checkpoint.objects.count() == 1
+
+
+def test_permission_reads_the_checkpoint_once(captchala_sandbox):
+    from django.test.utils import CaptureQueriesContext
+
+    token = captchala_sandbox.mint_pass_token("transfer")
+    with CaptureQueriesContext(connection) as queries:
+        response = APIClient().post("/api/transfer/", {"captchala_token": token}, format="json")
+    assert response.status_code == 200
+    lookups = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and "captchala_django_checkpoint" in q["sql"]
+    ]
+    assert len(lookups) == 1, lookups
