@@ -1,13 +1,16 @@
 """Read-mostly admin: inspect checkpoints and their event trail; expire or reset them.
 
-Nothing is editable by hand. The two actions call the same functions as the
-runtime (:func:`~captchala_django.checkpoints.expire`, :func:`~.reset`), so
-each writes an event.
+Nothing is editable by hand: the add and change forms refuse every POST with 403,
+whatever the user's permissions. The two changelist actions are the only
+writes; they call the same functions as the runtime
+(:func:`~captchala_django.checkpoints.expire`, :func:`~.reset`), so each bumps
+the version and writes an event.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -51,6 +54,20 @@ class ReadOnlyMixin:
         return [*self.fields] if self.fields else [f.name for f in self.model._meta.fields]
 
 
+class NoFormWritesMixin:
+    """Serve the add and change forms for reading only: any method but GET or HEAD is a 403.
+
+    ``has_change_permission`` stays true for superusers (the actions need it), and
+    with it Django would save a change-form POST: a full-row UPDATE outside the
+    write path, with no version bump and no event.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
     model = CheckpointEvent
     fields = (
@@ -74,7 +91,7 @@ class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "status_badge",
         "scope_kind",
@@ -170,7 +187,7 @@ class CheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(CheckpointEvent)
-class CheckpointEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "kind",

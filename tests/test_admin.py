@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -8,12 +9,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from captchala_django.admin import short_digest
-from captchala_django.models import Checkpoint
+from captchala_django.models import Checkpoint, CheckpointEvent
 from tests.factories import CheckpointEventFactory, CheckpointFactory
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/captchala_django/checkpoint/"
+EVENTS = "/admin/captchala_django/checkpointevent/"
 
 
 @pytest.fixture
@@ -110,10 +112,98 @@ def test_detail_shows_the_event_trail_oldest_first_and_short_digests(admin_clien
 def test_nothing_can_be_added_or_edited(admin_client):
     checkpoint = CheckpointFactory()
     assert admin_client.get(LIST + "add/").status_code == 403
-    admin_client.post(f"{LIST}{checkpoint.pk}/change/", {"status": "failed", "version": 99})
+    response = admin_client.post(
+        f"{LIST}{checkpoint.pk}/change/", {"status": "failed", "version": 99}
+    )
+    assert response.status_code == 403
     checkpoint.refresh_from_db()
     assert (checkpoint.status, checkpoint.version) == ("passed", 1)
     assert admin_client.post(f"{LIST}{checkpoint.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+def row(model, pk):
+    return model.objects.filter(pk=pk).values().get()
+
+
+def writes(queries):
+    verbs = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(verbs)]
+
+
+CHANGED_CHECKPOINT = {
+    "status": "failed",
+    "scope_kind": "ip",
+    "route": "forged",
+    "client_ip": "192.0.2.1",
+    "version": "99",
+    "attempts": "7",
+    "failure_class": "replay",
+    "failure_detail": "forged",
+    "created_at_0": "2001-01-01",
+    "created_at_1": "00:00:00",
+    "updated_at_0": "2001-01-01",
+    "updated_at_1": "00:00:00",
+    "passed_at_0": "2001-01-01",
+    "passed_at_1": "00:00:00",
+    "expires_at_0": "2099-01-01",
+    "expires_at_1": "00:00:00",
+    "request_id": "forged",
+    # The inline's management form: without it the admin re-renders the form instead of saving.
+    "events-TOTAL_FORMS": "1",
+    "events-INITIAL_FORMS": "1",
+    "events-MIN_NUM_FORMS": "0",
+    "events-MAX_NUM_FORMS": "0",
+    "_save": "Save",
+}
+
+
+@pytest.mark.parametrize("client_fixture", ["admin_client", "viewer_client"])
+def test_checkpoint_change_form_refuses_post_and_writes_nothing(request, client_fixture):
+    client = request.getfixturevalue(client_fixture)
+    checkpoint = CheckpointFactory()
+    CheckpointEventFactory(checkpoint=checkpoint)
+    before = row(Checkpoint, checkpoint.pk)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"{LIST}{checkpoint.pk}/change/", CHANGED_CHECKPOINT)
+    assert response.status_code == 403
+    assert row(Checkpoint, checkpoint.pk) == before
+    assert writes(queries) == []
+    assert not LogEntry.objects.exists()
+    assert client.get(f"{LIST}{checkpoint.pk}/change/").status_code == 200
+
+
+@pytest.mark.parametrize("client_fixture", ["admin_client", "viewer_client"])
+def test_event_change_form_refuses_post_and_writes_nothing(request, client_fixture):
+    client = request.getfixturevalue(client_fixture)
+    event = CheckpointEventFactory(detail="original")
+    before = row(CheckpointEvent, event.pk)
+    changed = {
+        "kind": "reset",
+        "decision": "deny",
+        "detail": "forged",
+        "version": "99",
+        "status_code": "500",
+        "latency_ms": "1",
+        "request_id": "forged",
+        "_save": "Save",
+    }
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"{EVENTS}{event.pk}/change/", changed)
+    assert response.status_code == 403
+    assert row(CheckpointEvent, event.pk) == before
+    assert writes(queries) == []
+    assert not LogEntry.objects.exists()
+    assert client.get(f"{EVENTS}{event.pk}/change/").status_code == 200
+
+
+@pytest.mark.parametrize("url", [LIST + "add/", EVENTS + "add/"])
+def test_add_forms_refuse_post(admin_client, url):
+    checkpoints, events = Checkpoint.objects.count(), CheckpointEvent.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.post(url, CHANGED_CHECKPOINT)
+    assert response.status_code == 403
+    assert writes(queries) == []
+    assert (Checkpoint.objects.count(), CheckpointEvent.objects.count()) == (checkpoints, events)
 
 
 @pytest.mark.parametrize(
