@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import django
 from django.conf import settings
@@ -31,6 +32,7 @@ class Codes:
     WIDGET = "captchala_django.E010"
     PROXIES = "captchala_django.E011"
     SANDBOX_FORCED = "captchala_django.W003"
+    PLAIN_HTTP_API = "captchala_django.W004"
     SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
 
 
@@ -85,6 +87,49 @@ def check_sandbox_in_production(app_configs=None, **kwargs) -> list[CheckMessage
                 id=Codes.SANDBOX_WITHOUT_DEBUG,
             )
         )
+    return errors
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.rstrip(".") == "localhost":  # urlsplit has lower-cased it
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_urls(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Plain http to a remote host would send the app secret (a header) in clear text."""
+    errors: list[CheckMessage] = []
+    try:
+        if is_sandbox():
+            return errors
+    except ConfigurationError:
+        return errors  # reported as E009 by check_sandbox_in_production
+    for name in ("CAPTCHALA_API_URL", "CAPTCHALA_OFFLINE_API_URL"):
+        ok, value = _read(name, errors)
+        if not ok or not isinstance(value, str):
+            continue
+        url = value.strip()
+        if url.partition(":")[0].lower() != "http":
+            continue
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket: not provably loopback
+            host = None
+        if not _is_loopback(host):
+            # The value itself stays out of the message: it may carry user:password@.
+            errors.append(
+                Warning(
+                    f"{name} is a plain http:// URL to a host that is not loopback.",
+                    hint="Use an https:// URL: the app secret is sent in a header on every "
+                    "call to the CaptchaLa API.",
+                    id=Codes.PLAIN_HTTP_API,
+                )
+            )
     return errors
 
 
@@ -207,10 +252,12 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_widget,
     check_proxies,
     check_sqlite_concurrency,
+    check_api_urls,
 ]
 
 
 def register_checks() -> None:
     for check in ALL_CHECKS:
         register(check, "captchala_django")
-    register(check_sandbox_in_production, "captchala_django", Tags.security, deploy=True)
+    # Not deploy-only: runserver, migrate and every ``manage.py check`` report it.
+    register(check_sandbox_in_production, "captchala_django", Tags.security)

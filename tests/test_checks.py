@@ -1,5 +1,6 @@
 import django
 import pytest
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -45,12 +46,68 @@ def test_sandbox_without_debug_is_a_deploy_error(settings):
     assert checks.check_sandbox_in_production() == []
 
 
-def test_sandbox_check_runs_only_with_deploy(settings):
+def test_sandbox_check_runs_without_deploy(settings):
     settings.DEBUG = False
     settings.CAPTCHALA_SANDBOX = True
-    call_command("check")
+    found = run_checks(tags=["captchala_django"])
+    assert "captchala_django.E003" in ids(found)
     with pytest.raises(SystemCheckError, match="E003"):
-        call_command("check", "--deploy")
+        call_command("check")
+
+
+def test_sandbox_check_is_tagged_security(settings):
+    settings.DEBUG = False
+    settings.CAPTCHALA_SANDBOX = True
+    assert "captchala_django.E003" in ids(run_checks(tags=["security"]))
+
+
+@pytest.mark.parametrize("name", ["CAPTCHALA_API_URL", "CAPTCHALA_OFFLINE_API_URL"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://apiv1.captcha.la",
+        "http://203.0.113.5:8000/api/validate",
+        "HTTP://Example.COM/",
+        "http://[2001:db8::1]/",
+        "http://localhost.example.com/",
+        "http://127.0.0.1.nip.io/",
+    ],
+)
+def test_plain_http_to_a_public_host_warns(settings, name, url):
+    settings.CAPTCHALA_SANDBOX = False
+    setattr(settings, name, url)
+    found = [m for c in checks.ALL_CHECKS for m in c()]
+    assert ids(found) == ["captchala_django.W004"]
+    assert name in found[0].msg
+    assert "https" in found[0].hint
+    assert "captchala_django.W004" in ids(run_checks())
+
+
+@pytest.mark.parametrize("name", ["CAPTCHALA_API_URL", "CAPTCHALA_OFFLINE_API_URL"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://apiv1.captcha.la",
+        "https://203.0.113.5/api/validate",
+        "http://127.0.0.1:8000",
+        "http://127.8.9.10/api/validate",
+        "http://localhost",
+        "http://LOCALHOST:8000/captchala-sandbox",
+        "http://[::1]:8000/",
+    ],
+)
+def test_https_or_loopback_does_not_warn(settings, name, url):
+    settings.CAPTCHALA_SANDBOX = False
+    setattr(settings, name, url)
+    assert checks.check_api_urls() == []
+
+
+@pytest.mark.parametrize("name", ["CAPTCHALA_API_URL", "CAPTCHALA_OFFLINE_API_URL"])
+def test_plain_http_with_the_sandbox_on_does_not_warn(settings, name):
+    settings.DEBUG = True
+    settings.CAPTCHALA_SANDBOX = True
+    setattr(settings, name, "http://demo.example.com/captchala-sandbox")
+    assert checks.check_api_urls() == []
 
 
 @pytest.mark.parametrize(
