@@ -35,3 +35,19 @@ def test_demo_api_endpoint(demo_server):
         timeout=10,
     )
     assert ok.status_code == 200 and ok.json() == {"ok": True, "amount": 5}
+
+
+def test_demo_sandbox_panel_switches_faults(demo_server):
+    home = requests.get(demo_server + "/", timeout=10)
+    assert "Nothing leaves this machine" in home.text  # the panel is advertised
+    panel = requests.Session()
+    page = panel.get(demo_server + "/sandbox/", timeout=10)
+    assert page.status_code == 200 and 'id="sandbox-mode">none<' in page.text
+    switched = panel.post(
+        demo_server + "/sandbox/",
+        data={"mode": "error", "csrfmiddlewaretoken": panel.cookies["csrftoken"]},
+        timeout=10,
+    )
+    assert switched.status_code == 200 and 'id="sandbox-mode">error<' in switched.text
+    stats = requests.get(demo_server + "/captchala-sandbox/sandbox/stats", timeout=10).json()
+    assert stats["data"]["faults"]["mode"] == "error"

@@ -1,5 +1,6 @@
 """The sandbox: its rules, its three ways of running, and its loader."""
 
+import http.client
 import json
 import shutil
 import subprocess
@@ -181,6 +182,26 @@ def test_standalone_command_serves_the_api():
         proc.wait(10)
 
 
+def test_standalone_command_serves_only_loopback_and_allowed_hosts():
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "captchala_django.sandbox", "--port", str(port), "--quiet"]
+    proc = subprocess.Popen(
+        [*command, "--allow-host", "sandbox.internal", "--allow-host", "Other.Internal"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        proc.stdout.readline()  # printed once the socket is bound
+        assert request(port, "POST", "/sandbox/mint", "evil.example").status == 403
+        for host in ("sandbox.internal", f"other.internal:{port}", "localhost"):
+            assert request(port, "POST", "/sandbox/mint", host).status == 200, host
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_pytest_plugin_points_settings_at_the_live_sandbox(
     pytestconfig, settings, captchala_sandbox
 ):
@@ -188,6 +209,169 @@ def test_pytest_plugin_points_settings_at_the_live_sandbox(
     assert settings.CAPTCHALA_API_URL == captchala_sandbox.url
     assert settings.CAPTCHALA_OFFLINE_API_URL == captchala_sandbox.url + "/api/validate"
     assert captchala_sandbox.count("requests") == 0  # reset for each test
+
+
+# ----------------------------------------------------------------- who may call the server
+
+
+def request(port, method, path, host, body=b"{}", headers=None):
+    """One request to 127.0.0.1:``port`` with ``host`` as its Host header (None: no Host).
+
+    Returns the response, read: ``.status``, ``.getheader()``, ``.data``.
+    """
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        response.data = response.read()
+        return response
+    finally:
+        conn.close()
+
+
+def cors_headers(response):
+    return {k for k, _ in response.getheaders() if k.lower().startswith("access-control-")}
+
+
+FORGED_HOSTS = [
+    "evil.example",
+    "evil.example:{port}",
+    "localhost.evil.example",
+    "127.0.0.1.nip.io:{port}",
+    "[::2]:{port}",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/sandbox/faults", {"mode": "error"}),
+        ("/sandbox/mint", {"action": "login"}),
+        ("/sandbox/reset", {}),
+        ("/v1/validate", {"pass_token": "TOKEN"}),
+        ("/sandbox/solve", {"appKey": SANDBOX_APP_KEY}),
+    ],
+)
+def test_a_forged_host_is_refused_and_changes_nothing(captchala_sandbox, path, body):
+    """What a DNS-rebinding page sends: its own host name in Host, to the loopback port."""
+    live = captchala_sandbox
+    token = live.mint_pass_token("login")
+    live.set_fault("none", latency_ms=1)  # a reset would clear it
+    if "pass_token" in body:
+        body = {"pass_token": token}
+    headers = {"X-App-Key": SANDBOX_APP_KEY, "X-App-Secret": "sandbox-app-secret"}
+    for host in FORGED_HOSTS:
+        host = None if host is None else host.format(port=live.port)
+        reply = request(live.port, "POST", path, host, json.dumps(body).encode(), headers)
+        assert reply.status == 403, host
+        assert reply.getheader("Content-Type", "").startswith("text/plain")
+        assert token.encode() not in reply.data and not cors_headers(reply)
+        assert (live.faults.mode, live.faults.latency_ms) == ("none", 1)
+        assert list(live.tokens) == [token] and live.calls_for(token) == 0
+        assert not live.stats, host  # not even counted
+
+
+LOOPBACK_HOSTS = [
+    "127.0.0.1",
+    "127.0.0.1:{port}",
+    "127.9.8.7:{port}",
+    "localhost",
+    "LocalHost:{port}",
+    "[::1]",
+    "[::1]:{port}",
+]
+
+
+def test_loopback_hosts_are_served(captchala_sandbox):
+    port = captchala_sandbox.port
+    for host in LOOPBACK_HOSTS:
+        host = host.format(port=port)
+        reply = request(port, "POST", "/sandbox/mint", host)
+        assert reply.status == 200, host
+        assert json.loads(reply.data)["data"]["token"] in captchala_sandbox.tokens
+        assert request(port, "GET", "/sandbox/stats", host, b"").status == 200, host
+
+
+def test_allowed_hosts_lets_named_hosts_in():
+    def mint(live, host):
+        return request(live.port, "POST", "/sandbox/mint", host).status
+
+    names = ["sandbox.internal", "Other.Internal:8765"]  # a port given is not checked
+    with LiveSandbox(None, "127.0.0.1", 0, False, allowed_hosts=names) as live:
+        for host in ("sandbox.internal", f"SANDBOX.internal:{live.port}", "other.internal"):
+            assert mint(live, host) == 200, host
+        assert mint(live, "localhost") == 200
+        assert mint(live, "evil.example") == 403
+        assert mint(live, "sandbox.internal.evil") == 403
+        assert len(live.tokens) == 4
+    with LiveSandbox() as live:  # none by default
+        assert mint(live, "sandbox.internal") == 403
+
+
+def test_cors_only_on_the_loader_and_the_browser_check(captchala_sandbox):
+    port = captchala_sandbox.port
+    host = f"127.0.0.1:{port}"
+    origin = {"Origin": "http://evil.example"}
+    preflight = {
+        **origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+    solve = json.dumps({"appKey": SANDBOX_APP_KEY}).encode()
+    for path in ("/captchala-loader.js", "/loader.js"):
+        loader = request(port, "GET", path, host, b"", origin)
+        assert loader.status == 200 and loader.getheader("Access-Control-Allow-Origin") == "*"
+    solved = request(port, "POST", "/sandbox/solve", host, solve, origin)
+    assert solved.status == 200 and solved.getheader("Access-Control-Allow-Origin") == "*"
+    allowed = request(port, "OPTIONS", "/sandbox/solve", host, b"", preflight)
+    assert allowed.status in (200, 204)
+    assert allowed.getheader("Access-Control-Allow-Origin") == "*"
+    assert "POST" in allowed.getheader("Access-Control-Allow-Methods")
+
+    for path in ("/sandbox/faults", "/sandbox/mint", "/sandbox/reset", "/v1/validate"):
+        refused = request(port, "OPTIONS", path, host, b"", preflight)
+        assert not cors_headers(refused), path
+    for method, path in [
+        ("POST", "/sandbox/faults"),
+        ("POST", "/sandbox/mint"),
+        ("POST", "/sandbox/reset"),
+        ("POST", "/v1/validate"),
+        ("POST", "/api/validate"),
+        ("POST", "/v1/server/challenge/issue"),
+        ("GET", "/sandbox/stats"),
+        ("GET", "/nope"),
+    ]:
+        for headers in (origin, {}):
+            reply = request(port, method, path, host, b"{}", headers)
+            assert not cors_headers(reply), (method, path, headers)
+
+
+def test_a_cross_site_page_cannot_drive_the_control_endpoints(captchala_sandbox):
+    """A page may still send a "simple" POST without a preflight: its Origin gives it away."""
+    live = captchala_sandbox
+    port = live.port
+    host = f"127.0.0.1:{port}"
+    body = json.dumps({"mode": "error"}).encode()
+    for origin in ("http://evil.example", "null", "http://127.0.0.1.nip.io:8000"):
+        headers = {"Origin": origin, "Content-Type": "text/plain"}
+        for path in ("/sandbox/faults", "/sandbox/mint", "/sandbox/reset", "/v1/validate"):
+            assert request(port, "POST", path, host, body, headers).status == 403, (origin, path)
+    assert live.faults.mode == "none" and not live.tokens and not live.stats
+    # A page of the developer's own site on this machine, and clients that send no Origin.
+    for origin in ("http://localhost:8000", "http://[::1]:8000", f"http://127.0.0.1:{port}"):
+        local = {"Origin": origin, "Content-Type": "text/plain"}
+        assert request(port, "POST", "/sandbox/faults", host, body, local).status == 200
+        assert live.faults.mode == "error"
+    assert request(port, "POST", "/sandbox/reset", host).status == 200
+    assert live.faults.mode == "none"
 
 
 # ----------------------------------------------------------------- loader surface

@@ -18,8 +18,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app-key", help="register an extra app key")
     parser.add_argument("--app-secret", help="its secret")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also serve requests whose Host is NAME (repeatable; say, a container's name). "
+        "By default only loopback hosts (localhost, 127.0.0.1, [::1]) and --host are served.",
+    )
     args = parser.parse_args(argv)
-    live = LiveSandbox(host=args.host, port=args.port, verbose=not args.quiet)
+    live = LiveSandbox(
+        host=args.host, port=args.port, verbose=not args.quiet, allowed_hosts=args.allow_host
+    )
     if args.app_key and args.app_secret:
         live.register_app(args.app_key, args.app_secret)
     print(f"CaptchaLa sandbox on {live.url}  (API: {live.url}, loader: {live.loader_url})")

@@ -1,18 +1,69 @@
 """A standalone HTTP/1.1 (keep-alive) server around :class:`~.core.Sandbox`.
 
-It counts the TCP connections it accepts, so tests can prove connection reuse.
+It counts the TCP connections that carry a request it serves, so tests can prove
+connection reuse.
+
+Any page a developer's browser opens can send requests to a loopback port, so:
+
+- only loopback ``Host`` headers (plus the bound address and any ``allowed_hosts``)
+  are served, which defeats DNS rebinding;
+- CORS is granted only where a browser needs it: the loader and the browser check
+  (``POST /sandbox/solve``). The control endpoints (mint, faults, reset) and the API
+  get no CORS headers, and a request that carries the ``Origin`` of a page on
+  another host is refused there (a "simple" cross-site POST needs no preflight).
+
+A refused request gets a 403 and never reaches the :class:`Sandbox`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from .core import Sandbox
 
 MAX_BODY = 1024 * 1024
+
+#: The paths a page on another origin may call: the loader and the browser check.
+CORS_GET_PATHS = frozenset({"/captchala-loader.js", "/loader.js"})
+CORS_POST_PATHS = frozenset({"/sandbox/solve"})
+
+
+def host_name(value: str | None) -> str | None:
+    """The host name of a ``Host`` header value (lower case, no port), or None if malformed."""
+    value = (value or "").strip().lower()
+    if value.startswith("["):  # an IPv6 literal: [::1] or [::1]:8765
+        name, bracket, port = value[1:].partition("]")
+        if not bracket or (port and not (port[:1] == ":" and port[1:].isdigit())):
+            return None
+    else:
+        name, colon, port = value.partition(":")
+        if colon and not port.isdigit():
+            return None
+    return name or None
+
+
+def is_loopback(name: str | None) -> bool:
+    """Whether the host name ``name`` (from :func:`host_name`) is this machine's loopback."""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _allowed_name(value: str) -> str | None:
+    """An allowed host as given (``name``, ``name:port``, ``[::1]``, ``::1``), as a host name."""
+    value = value.strip()
+    if value.count(":") > 1 and not value.startswith("["):
+        value = f"[{value}]"  # a bare IPv6 address
+    return host_name(value)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -26,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.server.sandbox.note_connection()
+        self._counted = False
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.server.verbose:
@@ -39,17 +90,64 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def do_OPTIONS(self) -> None:  # noqa: N802
+        """A CORS preflight: granted for the browser check only."""
+        if not self._admit("OPTIONS"):
+            return
         self.send_response(204)
-        self._cors()
+        if self._wants_cors("OPTIONS"):
+            self._cors()
+        else:
+            self.send_header("Allow", "GET, POST, OPTIONS")
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _wants_cors(self, method: str) -> bool:
+        path = self._path()
+        if method == "GET":
+            return path in CORS_GET_PATHS
+        return method in ("POST", "OPTIONS") and path in CORS_POST_PATHS
 
     def _cors(self) -> None:
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Access-Control-Allow-Headers", "Content-Type")
         self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 
+    def _admit(self, method: str) -> bool:
+        """Refuse (403) a request for a host not ours, or from a page of another site."""
+        server = self.server
+        if not server.host_allowed(self.headers.get("Host")):
+            self._refuse("host not allowed: the sandbox answers loopback hosts only\n")
+            return False
+        origin = self.headers.get("Origin")
+        if origin is not None and not self._wants_cors(method):
+            try:
+                origin_host = urlsplit(origin).netloc  # "null" (an opaque origin): ""
+            except ValueError:
+                origin_host = None
+            if not server.host_allowed(origin_host):
+                self._refuse("cross-site request refused\n")
+                return False
+        if not self._counted:
+            self._counted = True
+            server.sandbox.note_connection()
+        return True
+
+    def _refuse(self, message: str) -> None:
+        body = message.encode()
+        self.close_connection = True  # its body, if any, is left unread
+        self.send_response(403)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
     def _dispatch(self, method: str) -> None:
+        if not self._admit(method):
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
             self.send_error(413)
@@ -57,8 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         sandbox = self.server.sandbox
         release = sandbox.release
-        path = self.path.split("?", 1)[0]
-        reply = sandbox.handle(method, path, dict(self.headers.items()), body)
+        reply = sandbox.handle(method, self._path(), dict(self.headers.items()), body)
         if reply.delay and release.wait(reply.delay):
             reply.drop = True  # released by a reset: end the request now
         if reply.drop:
@@ -71,7 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             return
         self.send_response(reply.status)
-        self._cors()
+        if self._wants_cors(method):
+            self._cors()
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
@@ -83,14 +181,35 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool = False):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        sandbox: Sandbox,
+        verbose: bool = False,
+        allowed_hosts: Iterable[str] = (),
+    ):
         self.sandbox = sandbox
         self.verbose = verbose
         super().__init__(address, _Handler)
+        if isinstance(allowed_hosts, str):
+            allowed_hosts = [allowed_hosts]
+        # The address it was asked to bind, and the one it bound, so that its own
+        # ``url`` works (an IP literal cannot be rebound by DNS). Then the extras.
+        names = {address[0], self.server_address[0], *allowed_hosts}
+        self.allowed_hosts = frozenset(map(_allowed_name, names)) - {None}
+
+    def host_allowed(self, value: str | None) -> bool:
+        """Whether a ``Host`` header (or a bare host name) names this server."""
+        name = host_name(value)
+        return is_loopback(name) or name in self.allowed_hosts
 
 
 class LiveSandbox:
     """A sandbox served on ``host:port`` (port 0: a free one) in a background thread.
+
+    Only requests whose ``Host`` is a loopback name (``localhost``, ``127.x.x.x``,
+    ``[::1]``, with any port) or ``host`` itself are served; ``allowed_hosts`` adds
+    host names (say, the name a container is reached by). Others get a 403.
 
     Attribute access falls through to the :class:`Sandbox`, so
     ``live.mint_pass_token()`` and ``live.set_fault("timeout")`` work.
@@ -102,9 +221,12 @@ class LiveSandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         verbose: bool = False,
+        allowed_hosts: Iterable[str] = (),
     ):
         self.sandbox = sandbox or Sandbox()
-        self._server = _Server((host, port), self.sandbox, verbose=verbose)
+        self._server = _Server(
+            (host, port), self.sandbox, verbose=verbose, allowed_hosts=allowed_hosts
+        )
         self._thread: threading.Thread | None = None
 
     @property

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import PasswordResetView
@@ -8,6 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from captchala_django.decorators import checkpoint_required
 from captchala_django.sandbox import FAULT_MODES
+from captchala_django.sandbox.views import get_sandbox, sandbox_enabled
 
 from .forms import ResetForm, SignupForm, TransferForm
 
@@ -21,7 +21,7 @@ PANEL_MODES = {
 
 
 def home(request):
-    return render(request, "demo/home.html", {"sandbox": settings.CAPTCHALA_SANDBOX})
+    return render(request, "demo/home.html", {"sandbox": sandbox_enabled()})
 
 
 def signup(request):
@@ -58,11 +58,13 @@ def transfer(request):
 
 @require_http_methods(["GET", "POST"])
 def sandbox_panel(request):
-    """Switch the local sandbox's faults to see each failure path."""
-    if not settings.CAPTCHALA_SANDBOX:
-        raise Http404("the sandbox is off")
-    from captchala_django.sandbox.views import get_sandbox
+    """Switch the local sandbox's faults to see each failure path.
 
+    On exactly when the sandbox itself is (CAPTCHALA_SANDBOX, and DEBUG or
+    CAPTCHALA_SANDBOX_FORCE): the URL exists whenever CAPTCHALA_SANDBOX is set.
+    """
+    if not sandbox_enabled():
+        raise Http404("the sandbox is off")
     sandbox = get_sandbox()
     if request.method == "POST":
         mode = request.POST.get("mode", "none")
