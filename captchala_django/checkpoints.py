@@ -5,12 +5,14 @@
 1. refuse a token that cannot be one (empty, > 4 KiB, not printable ASCII);
 2. fast path: one query for a passed, unexpired checkpoint of the scope;
 3. claim the token in the replay ledger (one insert that may conflict): a
-   claim for another scope is a ``replay``; a finished claim for this scope
-   returns its stored outcome; a claim in flight is waited for;
+   claim for another scope is a ``replay``; a claim in flight is waited for;
+   a finished claim for this scope answers only as an idempotent retry
+   (``_from_ledger``), else the token is a ``replay``;
 4. call the provider, with no transaction open and no row locked by us;
 5. write the outcome in one ``transaction.atomic`` block: upsert the
-   checkpoint (``version`` + 1), finish the ledger row, append the events;
-   a database error is retried once, then is class ``persistence``;
+   checkpoint (``version`` + 1), finish the ledger row (or release it when
+   the provider gave no verdict), append the events; a database error is
+   retried once, then is class ``persistence``;
 6. decide, log one line, send the signal after commit.
 
 Every read that decides trust goes to ``router.db_for_write(Checkpoint)``.
@@ -36,7 +38,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from . import signals
-from .client import CaptchaLaClient, ValidationResult, token_format_error, token_hint
+from .client import CaptchaLaClient, ValidationResult, printable, token_format_error, token_hint
 from .conf import app_settings
 from .exceptions import (
     ConfigurationError,
@@ -54,7 +56,7 @@ from .models import (
     PassToken,
     Status,
 )
-from .scopes import Scope, ScopeArg, resolve_scope
+from .scopes import Scope, ScopeArg, resolve_scope, with_subject
 
 logger = logging.getLogger("captchala_django.checkpoints")
 
@@ -104,7 +106,7 @@ class Outcome:
     provider_called: bool = False
     #: Whether the checkpoint write committed.
     persisted: bool = True
-    #: Whether the answer is the stored one of an earlier processing of the same token.
+    #: Whether the answer came from the replay ledger (an earlier processing of the token).
     from_ledger: bool = False
     #: The verdict, when there was one.
     result: ValidationResult | None = field(default=None, repr=False)
@@ -166,9 +168,17 @@ class _Attempt:
     db: str
     action: str | None
     ttl: int
+    #: Whether a pass already recorded (checkpoint or ledger) may answer this check.
+    reuse: bool = True
     digest: str = ""
+    #: ``offline_`` tokens are checked at the backup URL: never under a fail-open policy.
+    offline: bool = False
     #: Whether this attempt owns (or could not make) the ledger claim, and so writes it.
     owns_claim: bool = True
+    #: The scope key the claim was made for (an anonymous scope becomes a session's).
+    claim_key: str = ""
+    #: Release the claim instead of finishing it: the provider gave no verdict.
+    release: bool = False
     #: Whether the caller already had a transaction open on ``db``.
     nested: bool = False
     started: float = field(default_factory=time.monotonic)
@@ -186,6 +196,7 @@ def _attempt(
     action: str | None,
     ttl: int | None,
     route: str | None,
+    reuse: bool,
 ) -> _Attempt:
     return _Attempt(
         request=request,
@@ -195,6 +206,7 @@ def _attempt(
         db=db_alias(),
         action=action,
         ttl=int(ttl if ttl is not None else app_settings.CHECKPOINT_TTL),
+        reuse=reuse,
     )
 
 
@@ -228,8 +240,12 @@ def _fetch_passed(db: str, scope_key: str) -> Checkpoint | None:
 def get_passed(
     request: HttpRequest, scope: ScopeArg = None, *, route: str | None = None
 ) -> Checkpoint | None:
-    """The passed, unexpired checkpoint of the request's scope, or ``None`` (one query)."""
-    return _fetch_passed(db_alias(), resolve_scope(request, scope, route).key)
+    """The passed, unexpired checkpoint of the request's scope, or ``None`` (one query;
+    none for a client without a session, which cannot hold a pass)."""
+    resolved = resolve_scope(request, scope, route)
+    if resolved.anonymous:
+        return None
+    return _fetch_passed(db_alias(), resolved.key)
 
 
 # --------------------------------------------------------------------------- main entry
@@ -252,6 +268,7 @@ def verify_and_record(
     ttl: int | None = None,
     route: str | None = None,
     fast_path: bool = True,
+    reuse: bool = True,
 ) -> Outcome:
     """Check ``pass_token`` for the request's scope and record the outcome.
 
@@ -259,20 +276,24 @@ def verify_and_record(
     an :class:`Outcome` with its failure class. A ``ConfigurationError`` is an
     outcome too (denied, logged at ERROR). ``fast_path=False`` skips the lookup
     of a passed checkpoint, for callers that have just made it (``get_passed``).
+
+    ``reuse=False`` is for front doors whose pass covers one submission (the
+    form and serializer fields): no checkpoint answers for the token, and a
+    token that already let a submission through is a ``replay``.
     """
-    att = _attempt(request, scope, action, ttl, route)
+    att = _attempt(request, scope, action, ttl, route, reuse)
     if skips_check(request):
-        # Staff skip the check; the skip is recorded like any other decision.
-        return _finish(att, None, code="staff_skip")
+        return _skip(att)
     reason = token_format_error(pass_token)
     if reason:
         att.event(EventKind.TOKEN_RECEIVED, detail=reason)
         return _finish(att, FailureClass.VALIDATION, code=reason)
     pass_token = str(pass_token)  # token_format_error() accepted it: a non-empty str
+    att.offline = pass_token.startswith("offline_")
     att.event(EventKind.TOKEN_RECEIVED, detail=token_hint(pass_token))
 
     passed = None
-    if fast_path:
+    if fast_path and reuse and not att.scope.anonymous:
         try:
             passed = _fetch_passed(att.db, att.scope.key)
         except DatabaseError as exc:
@@ -286,6 +307,7 @@ def verify_and_record(
         att.digest = token_digest(pass_token)
     except ConfigurationError as exc:
         return _finish(att, FailureClass.CONFIGURATION, code="configuration", error=exc)
+    att.claim_key = att.scope.key
     claimed, ledger = _claim(att)
     if not claimed and ledger is not None:
         if ledger["scope_key"] != att.scope.key:
@@ -294,10 +316,12 @@ def verify_and_record(
         if ledger["state"] == ClaimState.PENDING:
             ledger = _await_claim(att, ledger)
         if ledger["state"] == ClaimState.DONE:
-            return _stored_outcome(att, ledger)
+            return _from_ledger(att, ledger)
         if not _take_over(att, ledger):
             att.owns_claim = False
-            return _finish(att, FailureClass.TIMEOUT, code="claim_in_flight", provider_error=True)
+            return _finish(
+                att, FailureClass.TIMEOUT, code="claim_in_flight", lenient=_fail_open(att)
+            )
 
     event = threading.Event()
     with _inflight_lock:
@@ -318,6 +342,8 @@ def _verify(att: _Attempt, pass_token: str) -> Outcome:
         att.event(
             EventKind.VALIDATE_RESPONSE, detail=exc.code or "configuration", status_code=exc.status
         )
+        # No verdict on the token: the claim is released for a later try.
+        att.release = True
         return _finish(
             att,
             FailureClass.CONFIGURATION,
@@ -327,22 +353,25 @@ def _verify(att: _Attempt, pass_token: str) -> Outcome:
         )
     except ProviderTimeout as exc:
         att.event(EventKind.VALIDATE_RESPONSE, detail="timeout")
+        att.release = True
         return _finish(
             att,
             FailureClass.TIMEOUT,
             code="timeout",
             provider_called=True,
-            provider_error=True,
+            lenient=_fail_open(att),
             error=exc,
         )
     except (ProviderUnavailable, ProviderResponseError) as exc:
-        att.event(EventKind.VALIDATE_RESPONSE, detail=type(exc).__name__, status_code=exc.status)
+        code = exc.code or "provider_error"
+        att.event(EventKind.VALIDATE_RESPONSE, detail=code, status_code=exc.status)
+        att.release = True
         return _finish(
             att,
             FailureClass.PROVIDER,
-            code="provider_error",
+            code=code,
             provider_called=True,
-            provider_error=True,
+            lenient=_fail_open(att),
             error=exc,
         )
 
@@ -352,8 +381,12 @@ def _verify(att: _Attempt, pass_token: str) -> Outcome:
         latency_ms=int(result.latency_ms),
         status_code=200 if result.called else None,
     )
+    if result.valid and not result.called:
+        # An unverifiable client_ token let in by CAPTCHALA_ACCEPT_CLIENT_ONLY: a
+        # policy's answer, never a pass.
+        return _finish(att, FailureClass.VALIDATION, code=result.code, lenient=True, result=result)
     if result.valid:
-        return _finish(att, None, code=result.code, provider_called=result.called, result=result)
+        return _finish(att, None, code=result.code, provider_called=True, result=result)
     if result.degraded:
         return _finish(
             att,
@@ -361,7 +394,7 @@ def _verify(att: _Attempt, pass_token: str) -> Outcome:
             code=result.code,
             provider_called=True,
             result=result,
-            degraded_verdict=True,
+            lenient=bool(app_settings.ACCEPT_DEGRADED),
         )
     return _finish(
         att, FailureClass.VALIDATION, code=result.code, provider_called=result.called, result=result
@@ -371,30 +404,36 @@ def _verify(att: _Attempt, pass_token: str) -> Outcome:
 # --------------------------------------------------------------------------- decide + write
 
 
+def _fail_open(att: _Attempt) -> bool:
+    """``CAPTCHALA_ON_PROVIDER_ERROR = "allow"``, for the primary API only: the
+    ``offline_`` prefix is the client's choice and must not select a fail-open path."""
+    return app_settings.ON_PROVIDER_ERROR == "allow" and not att.offline
+
+
 def _finish(
     att: _Attempt,
     failure: str | None,
     *,
     code: str,
     provider_called: bool = False,
-    provider_error: bool = False,
-    degraded_verdict: bool = False,
+    lenient: bool = False,
+    from_ledger: bool = False,
     result: ValidationResult | None = None,
     error: Exception | None = None,
 ) -> Outcome:
-    """Apply the policies, write the outcome, log it and signal it."""
+    """Decide, write the outcome, log it and signal it.
+
+    ``failure is None`` is a verified pass. A failure is denied unless a policy
+    lets it through (``lenient``): then it is allowed *degraded*, recorded as the
+    failure it is, and never becomes a pass or a reusable ledger answer.
+    """
+    code = printable(code)
     verified = failure is None
-    degraded = False
+    allowed = verified or lenient
+    degraded = allowed and not verified
     if verified:
-        allowed = True
-    elif provider_error:
-        allowed = app_settings.ON_PROVIDER_ERROR == "allow"
-        degraded = allowed
-    elif degraded_verdict:
-        allowed = bool(app_settings.ACCEPT_DEGRADED)
-        degraded = allowed
-    else:
-        allowed = False
+        # The client earns a session (and a pass on it) only now.
+        att.scope = with_subject(att.request, att.scope) if att.request else att.scope
     decision = "degrade" if degraded else ("allow" if allowed else "deny")
     att.event(EventKind.DECISION, decision=decision, failure_class=failure or "", detail=code)
 
@@ -404,6 +443,7 @@ def _finish(
         degraded=degraded,
         code=code,
         provider_called=provider_called,
+        from_ledger=from_ledger,
         result=result,
     )
     try:
@@ -439,7 +479,7 @@ def _persistence_failed(att: _Attempt, outcome: Outcome, exc: Exception) -> Outc
             failure_class=str(FailureClass.PERSISTENCE),
             persisted=False,
         )
-    _release_claim(att, outcome)
+    _settle_claim(att, outcome)
     return outcome
 
 
@@ -578,17 +618,15 @@ def _write_portable(att: _Attempt, state: dict[str, Any], outcome: Outcome) -> d
         raise _LostRace("checkpoint compare-and-set lost twice")
 
     if att.digest and att.owns_claim:
-        ledger = _ledger_row(att, outcome, state["updated_at"])
         tokens = PassToken.objects.using(att.db)
-        done = tokens.filter(token_digest=att.digest, scope_key=att.scope.key).update(
-            state=ledger["state"],
-            allowed=ledger["allowed"],
-            degraded=ledger["degraded"],
-            failure_class=ledger["failure_class"],
-            code=ledger["code"],
-        )
-        if not done and not tokens.filter(token_digest=att.digest).exists():
-            tokens.create(**ledger)
+        claim = tokens.filter(token_digest=att.digest, scope_key=att.claim_key)
+        if att.release:
+            claim.filter(state=ClaimState.PENDING).delete()
+        else:
+            ledger = _ledger_row(att, outcome, state["updated_at"])
+            done = claim.update(**{k: ledger[k] for k in _LEDGER_UPDATE})
+            if not done and not tokens.filter(token_digest=att.digest).exists():
+                tokens.create(**ledger)
     CheckpointEvent.objects.using(att.db).bulk_create(
         CheckpointEvent(
             checkpoint_id=row["id"], version=row["version"], request_id=att.request_id, **event
@@ -607,10 +645,15 @@ def _merge(row: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     if state["user_id"] is not None:
         changes["user_id"] = state["user_id"]
     if not _keeps_pass(row, state):
-        for name in ("status", "token_digest", "failure_class", "failure_detail", "expires_at"):
+        for name in ("status", "token_digest", "failure_class", "failure_detail"):
             changes[name] = state[name]
-        if state["passed_at"] is not None:
-            changes["passed_at"] = state["passed_at"]
+    if state["status"] == Status.PASSED:
+        changes["passed_at"] = state["passed_at"]
+        changes["expires_at"] = state["expires_at"]
+    elif row["expires_at"] is None:
+        # A failure never pushes an expiry forward; it only gives a row without
+        # one (new, or reset) a horizon for cleanup.
+        changes["expires_at"] = state["expires_at"]
     return changes
 
 
@@ -642,7 +685,7 @@ _KEEP = (
 
 def _checkpoint_upsert_sql() -> str:
     table = Checkpoint._meta.db_table
-    kept = ("status", "token_digest", "failure_class", "failure_detail", "expires_at")
+    kept = ("status", "token_digest", "failure_class", "failure_detail")
     sets = [
         "version = c.version + 1",
         "attempts = c.attempts + 1",
@@ -654,6 +697,9 @@ def _checkpoint_upsert_sql() -> str:
         "user_id = COALESCE(excluded.user_id, c.user_id)",
         "passed_at = CASE WHEN excluded.status = 'passed' THEN excluded.passed_at "
         "ELSE c.passed_at END",
+        # Mirrors _merge(): a failure never pushes an expiry forward.
+        "expires_at = CASE WHEN excluded.status = 'passed' THEN excluded.expires_at "
+        "ELSE COALESCE(c.expires_at, excluded.expires_at) END",
     ] + [f"{name} = CASE WHEN {_KEEP} THEN c.{name} ELSE excluded.{name} END" for name in kept]
     return (
         f"INSERT INTO {table} AS c ({', '.join(_INSERT_COLUMNS)}) "
@@ -676,16 +722,32 @@ _LEDGER_COLUMNS = (
 )
 
 
-def _ledger_upsert_sql() -> str:
+#: The ledger columns that finishing a claim sets.
+_LEDGER_UPDATE = ("scope_key", "state", "allowed", "degraded", "failure_class", "code")
+
+
+def _ledger_sql(att: _Attempt, outcome: Outcome, now: datetime) -> tuple[str, list[Any]]:
+    """Finish our claim (an upsert, so a claim the ledger could not take is written
+    now) or, when the provider gave no verdict, release it: one statement."""
     table = PassToken._meta.db_table
-    return (
+    if att.release:
+        return (
+            f"DELETE FROM {table} WHERE token_digest = %s AND scope_key = %s AND state = %s",
+            [att.digest, att.claim_key, ClaimState.PENDING.value],
+        )
+    ops = connections[att.db].ops
+    row = _ledger_row(att, outcome, now)
+    params = [
+        ops.adapt_datetimefield_value(row[n]) if isinstance(row[n], datetime) else row[n]
+        for n in _LEDGER_COLUMNS
+    ]
+    sets = ", ".join(f"{name} = excluded.{name}" for name in _LEDGER_UPDATE)
+    sql = (
         f"INSERT INTO {table} AS p ({', '.join(_LEDGER_COLUMNS)}) "
         f"VALUES ({', '.join(['%s'] * len(_LEDGER_COLUMNS))}) "
-        "ON CONFLICT (token_digest) DO UPDATE SET state = excluded.state, "
-        "allowed = excluded.allowed, degraded = excluded.degraded, "
-        "failure_class = excluded.failure_class, code = excluded.code "
-        "WHERE p.scope_key = excluded.scope_key"
+        f"ON CONFLICT (token_digest) DO UPDATE SET {sets} WHERE p.scope_key = %s"
     )
+    return sql, [*params, att.claim_key]
 
 
 _EVENT_COLUMNS = (
@@ -723,15 +785,6 @@ def _params(att: _Attempt, state: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _ledger_params(att: _Attempt, outcome: Outcome, now: datetime) -> list[Any]:
-    ops = connections[att.db].ops
-    row = _ledger_row(att, outcome, now)
-    return [
-        ops.adapt_datetimefield_value(row[n]) if isinstance(row[n], datetime) else row[n]
-        for n in _LEDGER_COLUMNS
-    ]
-
-
 def _row(cursor) -> dict[str, Any]:
     values = cursor.fetchone()
     return dict(zip(_CHECKPOINT_FIELDS, values, strict=True))
@@ -745,7 +798,7 @@ def _write_sqlite(att: _Attempt, state: dict[str, Any], outcome: Outcome) -> dic
         cursor.execute(_checkpoint_upsert_sql(), _params(att, state))
         row = _row(cursor)
         if att.digest and att.owns_claim:
-            cursor.execute(_ledger_upsert_sql(), _ledger_params(att, outcome, state["updated_at"]))
+            cursor.execute(*_ledger_sql(att, outcome, state["updated_at"]))
         table = CheckpointEvent._meta.db_table
         columns = ("checkpoint_id", "version", "request_id", *_EVENT_COLUMNS)
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -768,8 +821,9 @@ def _write_postgresql(att: _Attempt, state: dict[str, Any], outcome: Outcome) ->
     parts = [f"cp AS ({_checkpoint_upsert_sql()})"]
     params += _params(att, state)
     if att.digest and att.owns_claim:
-        parts.append(f"pt AS ({_ledger_upsert_sql()})")
-        params += _ledger_params(att, outcome, state["updated_at"])
+        sql, ledger_params = _ledger_sql(att, outcome, state["updated_at"])
+        parts.append(f"pt AS ({sql})")
+        params += ledger_params
     table = CheckpointEvent._meta.db_table
     rows = ", ".join(
         ["(%s::text, %s::timestamptz, %s::text, %s::text, %s::text, %s::integer, %s::integer)"]
@@ -911,19 +965,25 @@ def _take_over(att: _Attempt, row: dict[str, Any]) -> bool:
         return False
 
 
-def _release_claim(att: _Attempt, outcome: Outcome) -> None:
-    """After a failed write, record the answer on the claim (best effort).
+def _settle_claim(att: _Attempt, outcome: Outcome) -> None:
+    """After a failed write, settle the claim on its own (best effort).
 
-    A retry of the same submission then gets the same answer without a second
-    provider call. If even this fails, the claim is taken over once it is older than
-    ``CLAIM_ABANDONED_AFTER``.
+    The answer is recorded on it, so a retry of the same submission within the
+    retry window gets it without a second provider call; a claim without a
+    verdict is released. If even this fails, the claim is taken over once it is
+    older than ``CLAIM_ABANDONED_AFTER``.
     """
     if not (att.digest and att.owns_claim):
         return
     try:
-        PassToken.objects.using(att.db).filter(
-            token_digest=att.digest, scope_key=att.scope.key
-        ).update(
+        claim = PassToken.objects.using(att.db).filter(
+            token_digest=att.digest, scope_key=att.claim_key
+        )
+        if att.release:
+            claim.filter(state=ClaimState.PENDING).delete()
+            return
+        claim.update(
+            scope_key=att.scope.key,
             state=ClaimState.DONE,
             allowed=outcome.allowed,
             degraded=outcome.degraded,
@@ -934,19 +994,95 @@ def _release_claim(att: _Attempt, outcome: Outcome) -> None:
         logger.warning("could not record the answer on the ledger (%s)", type(exc).__name__)
 
 
-def _stored_outcome(att: _Attempt, row: dict[str, Any]) -> Outcome:
-    """The answer recorded when this token was first processed for this scope."""
-    checkpoint = Checkpoint.objects.using(att.db).filter(scope_key=att.scope.key).first()
-    outcome = Outcome(
-        allowed=bool(row["allowed"]),
-        failure_class=row["failure_class"] or None,
-        checkpoint=checkpoint,
-        degraded=bool(row["degraded"]),
-        code=row["code"],
-        from_ledger=True,
+def retry_window() -> float:
+    """Seconds after its claim that a resubmitted token is answered as a retry
+    (``CAPTCHALA_RETRY_WINDOW``, default: the provider timeout plus 5 s)."""
+    window = app_settings.RETRY_WINDOW
+    if window is None:
+        return float(app_settings.TIMEOUT) + 5.0
+    return float(window)
+
+
+def _from_ledger(att: _Attempt, row: dict[str, Any]) -> Outcome:
+    """Answer a token this scope has already claimed and finished.
+
+    Within the retry window a resubmission is answered as an idempotent retry:
+    a denial is repeated; a valid verdict whose write failed is written now (for
+    a one-submission front door only if that submission was not let through);
+    a pass is answered only while the checkpoint still holds it, and only at a
+    checkpoint front door. Anything else is a replay: refused, no provider call.
+    """
+    age = (timezone.now() - _aware(row["created_at"], att.db)).total_seconds()
+    in_window = age <= retry_window()
+    stored = row["failure_class"] or None
+    if in_window and stored == FailureClass.PERSISTENCE:
+        if att.reuse or not row["allowed"]:
+            return _finish(att, None, code="ok", from_ledger=True)
+    elif in_window and not row["allowed"]:
+        denied = Outcome(allowed=False, failure_class=stored, code=row["code"], from_ledger=True)
+        return _note(att, denied)
+    elif in_window and att.reuse and stored is None:
+        passed = _fetch_passed(att.db, att.scope.key)
+        if passed is not None and passed.token_digest == att.digest:
+            outcome = Outcome(
+                allowed=True, checkpoint=passed, code="ledger_retry", from_ledger=True
+            )
+            return _note(att, outcome)
+    att.owns_claim = False
+    return _finish(att, FailureClass.REPLAY, code="token_reused", from_ledger=True)
+
+
+def _skip(att: _Attempt) -> Outcome:
+    """``CAPTCHALA_SKIP_FOR_STAFF``: recorded as a decision, never as a pass.
+
+    The checkpoint's state is left as it is, so a skip opens nothing for anyone
+    else sharing the scope (an ``ip`` scope, for instance).
+    """
+    return _note(att, Outcome(allowed=True, code="staff_skip"))
+
+
+def _note(att: _Attempt, outcome: Outcome) -> Outcome:
+    """Record a decision as events only: the checkpoint's state and version stay."""
+    att.event(
+        EventKind.DECISION,
+        decision="allow" if outcome.allowed else "deny",
+        failure_class=outcome.failure_class or "",
+        detail=outcome.code,
     )
+    try:
+        with transaction.atomic(using=att.db):
+            checkpoint = outcome.checkpoint or _pending_row(att)
+            CheckpointEvent.objects.using(att.db).bulk_create(
+                CheckpointEvent(
+                    checkpoint_id=checkpoint.pk,
+                    version=checkpoint.version,
+                    request_id=att.request_id,
+                    **event,
+                )
+                for event in att.events
+            )
+        outcome = replace(outcome, checkpoint=checkpoint)
+    except DatabaseError as exc:
+        logger.warning("could not record a %s decision (%s)", outcome.code, type(exc).__name__)
+        outcome = replace(outcome, persisted=False)
     _log(att, outcome)
     return outcome
+
+
+def _pending_row(att: _Attempt) -> Checkpoint:
+    """The scope's checkpoint, made ``pending`` (no pass, no expiry) if it has none."""
+    checkpoint, _ = Checkpoint.objects.using(att.db).get_or_create(
+        scope_key=att.scope.key,
+        defaults={
+            "scope_kind": att.scope.kind,
+            "route": att.scope.route[:200],
+            "user_id": att.scope.user_id,
+            "status": Status.PENDING,
+            "client_ip": att.client_ip,
+            "request_id": att.request_id,
+        },
+    )
+    return checkpoint
 
 
 # --------------------------------------------------------------------------- reset / expire

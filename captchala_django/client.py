@@ -27,6 +27,7 @@ from .conf import app_settings
 from .exceptions import (
     CaptchaLaError,
     ConfigurationError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderResponseError,
     ProviderTimeout,
@@ -52,6 +53,10 @@ KNOWN_ACTIONS = (
 )
 #: Provider error codes that mean our configuration is wrong, not the user.
 CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
+#: The provider's own rate limit: no verdict on the token, so "try again later".
+RATE_LIMIT_CODE = "rate_limit_exceeded"
+#: Longest provider code kept (codes reach logs, events and the database).
+CODE_MAX_CHARS = 64
 USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
 
 
@@ -96,6 +101,15 @@ def token_format_error(pass_token: object) -> str | None:
     if not all("!" <= ch <= "~" for ch in pass_token):
         return "malformed_token"
     return None
+
+
+def printable(value: object, limit: int = CODE_MAX_CHARS) -> str:
+    """``value`` as text with everything but printable ASCII (no space) removed, capped.
+
+    Provider strings pass through it before they reach a log line, an event or
+    the database: a newline or an escape sequence there could forge a record.
+    """
+    return "".join(ch for ch in str(value) if "!" <= ch <= "~")[:limit]
 
 
 def token_hint(pass_token: str) -> str:
@@ -181,6 +195,7 @@ class CaptchaLaClient:
         connect_timeout: float | None = None,
         send_client_ip: bool | None = None,
         accept_client_only: bool | None = None,
+        require_action: bool | None = None,
         session: requests.Session | None = None,
     ):
         self.app_key = app_key or app_settings.APP_KEY
@@ -196,6 +211,9 @@ class CaptchaLaClient:
         )
         self.accept_client_only = (
             app_settings.ACCEPT_CLIENT_ONLY if accept_client_only is None else accept_client_only
+        )
+        self.require_action = (
+            app_settings.REQUIRE_ACTION if require_action is None else require_action
         )
         self._session = session
 
@@ -216,7 +234,8 @@ class CaptchaLaClient:
         Returns a verdict, or raises ``ProviderUnavailable`` / ``ProviderTimeout``
         / ``ProviderResponseError`` / ``ConfigurationError``. When ``action`` is
         given, a reply for another action is an invalid verdict
-        (``token_action_mismatch``).
+        (``token_action_mismatch``); so is a reply that names no action when
+        ``require_action`` (``CAPTCHALA_REQUIRE_ACTION``) is on.
         """
         reason = token_format_error(pass_token)
         if reason:
@@ -236,7 +255,12 @@ class CaptchaLaClient:
 
         status, body, latency_ms = self._post(url, payload)
         result = self._parse_validate(status, body, latency_ms)
-        if result.valid and action and result.action and result.action != action:
+        if (
+            result.valid
+            and action
+            and result.action != action
+            and (result.action or self.require_action)
+        ):
             return ValidationResult(
                 valid=False,
                 code="token_action_mismatch",
@@ -279,8 +303,9 @@ class CaptchaLaClient:
                 issued_at=_as_int(data.get("issued_at"), int(time.time())),
                 raw=body,
             )
-        error = str(body.get("error") or data.get("error") or msg or "unknown_error")
+        error = printable(body.get("error") or data.get("error") or msg or "unknown_error")
         self._raise_for_configuration(status, error)
+        self._raise_for_rate_limit(status, error)
         if status >= 500:
             raise ProviderUnavailable("CaptchaLa could not issue a server token", status=status)
         if code == 0:
@@ -303,8 +328,10 @@ class CaptchaLaClient:
         timeout = Timeout(connect=self.connect_timeout, read=self.timeout, total=self.timeout)
         start = time.perf_counter()
         try:
+            # Never follow a redirect: it would carry the secret (and, for 307/308, the
+            # token) to another host, and that host's verdict would be trusted.
             response = self.session.post(
-                url, json=payload, headers=self._headers(), timeout=timeout
+                url, json=payload, headers=self._headers(), timeout=timeout, allow_redirects=False
             )
             content = response.content
         except requests.Timeout as exc:
@@ -316,6 +343,11 @@ class CaptchaLaClient:
         latency_ms = (time.perf_counter() - start) * 1000
         status = response.status_code
         logger.debug("POST %s -> HTTP %s in %.1f ms", url, status, latency_ms)
+        if 300 <= status < 400:
+            raise ProviderResponseError(
+                f"CaptchaLa answered with a redirect (HTTP {status}); redirects are not followed",
+                status=status,
+            )
         if len(content) > REPLY_MAX_BYTES:
             raise ProviderResponseError("CaptchaLa reply is too large", status=status)
         try:
@@ -340,6 +372,13 @@ class CaptchaLaClient:
             raise ProviderResponseError("CaptchaLa reply is not a valid envelope", status=status)
         msg = body.get("msg")
         return code, data, msg if isinstance(msg, str) else ""
+
+    @staticmethod
+    def _raise_for_rate_limit(status: int, error: str) -> None:
+        if error == RATE_LIMIT_CODE or status == 429:
+            raise ProviderRateLimited(
+                "CaptchaLa's rate limit was reached", code=RATE_LIMIT_CODE, status=status
+            )
 
     @staticmethod
     def _raise_for_configuration(status: int, error: str) -> None:
@@ -370,15 +409,16 @@ class CaptchaLaClient:
         if code == 0 and flag is True:
             return ValidationResult(valid=True, code="ok", message=msg, **common)
 
-        error = str(data.get("error") or body.get("error") or msg or "invalid_token")
+        error = printable(data.get("error") or body.get("error") or msg or "invalid_token")
         self._raise_for_configuration(status, error)
+        self._raise_for_rate_limit(status, error)
         if flag is None:
             if status >= 500:
                 raise ProviderUnavailable(f"CaptchaLa answered HTTP {status}", status=status)
             if code == 0:
                 raise ProviderResponseError("CaptchaLa reply carries no verdict", status=status)
         if data.get("degraded") is True:
-            reason = str(data.get("reason") or "degraded")
+            reason = printable(data.get("reason") or "degraded")
             return ValidationResult(valid=False, code=reason, message=msg, degraded=True, **common)
         return ValidationResult(valid=False, code=error, message=msg, **common)
 
@@ -404,5 +444,6 @@ __all__ = [
     "ValidationResult",
     "create_session",
     "get_session",
+    "printable",
     "token_format_error",
 ]

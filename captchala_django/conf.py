@@ -60,6 +60,20 @@ _SPECS = [
     # Not in the original design table; documented in the README.
     Setting("CAPTCHALA_IP_RESOLVER", "str", None, doc="dotted path of a callable(request)"),
     Setting("CAPTCHALA_LEDGER_TTL", "int", 86400, doc="seconds a pass token is remembered"),
+    Setting(
+        "CAPTCHALA_RETRY_WINDOW",
+        "float",
+        None,
+        doc="seconds a resubmitted token is answered as a retry (default: timeout + 5)",
+    ),
+    Setting("CAPTCHALA_REQUIRE_ACTION", "bool", False, doc="deny replies that name no action"),
+    Setting(
+        "CAPTCHALA_SERVER_TOKEN_BUDGET",
+        "int",
+        10,
+        doc="server tokens one client may cause to be issued a minute",
+    ),
+    Setting("CAPTCHALA_CACHE", "str", "default", doc="cache alias for the server-token budget"),
 ]
 SETTINGS: dict[str, Setting] = {s.name: s for s in _SPECS}
 

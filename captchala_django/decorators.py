@@ -6,7 +6,8 @@ A request whose scope has a passed, unexpired checkpoint goes straight through
 Without a valid one the client gets the challenge page (HTML, 403) or
 ``{"error": "captcha_required"}`` (JSON, 403); when CaptchaLa is down under the
 ``deny`` policy, 503 with ``Retry-After``. ``request.captchala`` holds the
-:class:`~captchala_django.checkpoints.Outcome`.
+:class:`~captchala_django.checkpoints.Outcome` (``None`` on a method that is
+not guarded). The decision itself is :func:`captchala_django.guard.evaluate`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import DatabaseError, close_old_connections
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.db import close_old_connections
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -28,29 +29,46 @@ from django.http import (
 )
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.debug import SafeExceptionReporterFilter
 
-from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
+from . import guard as guard_core
 from .conf import get_setting
+from .guard import TOKEN_HEADER, guarded_methods
 from .scopes import ScopeArg
 from .widgets import CaptchaLaWidget
 
 logger = logging.getLogger("captchala_django.decorators")
 
-TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+__all__ = ["RETRY_AFTER", "TOKEN_HEADER", "CheckpointRequiredMixin", "checkpoint_required"]
+
 #: Posted by the challenge page when the guarded request was not a re-submittable POST.
 RETURN_FIELD = "_captchala_return"
 RETRY_AFTER = 30
+#: The names Django's own error reports hide (``API|TOKEN|KEY|SECRET|PASS|SIGNATURE``).
+SENSITIVE_NAMES = SafeExceptionReporterFilter.hidden_settings
+ALL = "__ALL__"
 
 
 @dataclass(frozen=True)
-class _Options:
-    scope: ScopeArg = None
-    ttl: int | None = None
-    methods: tuple[str, ...] = ("POST",)
-    action: str | None = None
+class _Options(guard_core.Options):
     template: str = "captchala_django/challenge.html"
+    #: Parameters the view marks with ``sensitive_post_parameters`` (seen when decorating).
+    sensitive: tuple[str, ...] | str = field(default=())
+
+    @classmethod
+    def build(
+        cls,
+        scope: ScopeArg,
+        ttl: int | None,
+        methods: Iterable[str],
+        action: str | None,
+        template: str,
+        sensitive: tuple[str, ...] | str = (),
+    ) -> _Options:
+        return cls(scope, ttl, guarded_methods(methods), action, template, sensitive)
 
 
 def _post(request: HttpRequest):
@@ -58,20 +76,6 @@ def _post(request: HttpRequest):
         return request.POST
     except (MultiPartParserError, ValueError):  # a malformed body: treated as carrying no token
         return {}
-
-
-def _token(request: HttpRequest) -> tuple[str | None, bool]:
-    """The posted pass token, and whether several were posted (then none is used)."""
-    field = get_setting("CAPTCHALA_TOKEN_FIELD")
-    values = []
-    if request.method == "POST":
-        data = _post(request)
-        values = data.getlist(field) if hasattr(data, "getlist") else []
-    if len(values) > 1:
-        return None, True
-    if values:
-        return values[0], False
-    return request.META.get(TOKEN_HEADER), False
 
 
 def same_url(request: HttpRequest) -> str:
@@ -91,13 +95,58 @@ def _wants_json(request: HttpRequest) -> bool:
     )
 
 
-def _challenge(request: HttpRequest, opts: _Options, outcome: Outcome | None, *, multiple=False):
-    if outcome is None and not multiple:
+def _private(response: HttpResponse) -> HttpResponse:
+    """Challenge and retry pages are for this request only: never cached, never framed."""
+    add_never_cache_headers(response)
+    response["X-Frame-Options"] = "DENY"
+    return response
+
+
+def declared_sensitive(view: Callable[..., Any]) -> tuple[str, ...] | str:
+    """What ``sensitive_post_parameters`` marks on ``view`` or anything it wraps.
+
+    The decorator stops a request before an inner ``sensitive_post_parameters``
+    has run, so its parameters are read from the wrapper itself.
+    """
+    found: set[str] = set()
+    seen = 0
+    while view is not None and seen < 20:
+        if getattr(view, "__name__", "") == "sensitive_post_parameters_wrapper":
+            parameters = inspect.getclosurevars(view).nonlocals.get("parameters", ())
+            if not parameters:
+                return ALL
+            found.update(parameters)
+        view = getattr(view, "__wrapped__", None)
+        seen += 1
+    return tuple(sorted(found))
+
+
+def _echoable(request: HttpRequest, opts: _Options, data: Any) -> list[tuple[str, str]]:
+    """The posted fields the challenge page may carry over: never a sensitive one.
+
+    Dropped: the token field, the CSRF token, fields whose names Django's error
+    reports hide, and what ``sensitive_post_parameters`` marks (all, for ``()``).
+    The user types those again.
+    """
+    marked = getattr(request, "sensitive_post_parameters", None) or opts.sensitive
+    if marked == ALL or not hasattr(data, "lists"):
+        return []
+    skip = {get_setting("CAPTCHALA_TOKEN_FIELD"), "csrfmiddlewaretoken", RETURN_FIELD, *marked}
+    return [
+        (name, value)
+        for name, values in data.lists()
+        if name not in skip and not SENSITIVE_NAMES.search(name)
+        for value in values
+    ]
+
+
+def _challenge(request: HttpRequest, opts: _Options, verdict: guard_core.Verdict) -> HttpResponse:
+    if verdict.outcome is None and not verdict.conflict:
         message = _("Please complete the check to continue.")
     else:
         message = _("The check was not passed. Please try again.")
     if _wants_json(request):
-        return JsonResponse(
+        response = JsonResponse(
             {
                 "error": "captcha_required",
                 "detail": message,
@@ -106,24 +155,20 @@ def _challenge(request: HttpRequest, opts: _Options, outcome: Outcome | None, *,
             },
             status=403,
         )
-    field = get_setting("CAPTCHALA_TOKEN_FIELD")
+        return _private(response)
     data = _post(request) if request.method == "POST" else {}
     resubmit = request.method == "POST" and not request.FILES and RETURN_FIELD not in data
-    hidden = []
-    if resubmit and hasattr(data, "lists"):
-        skip = {field, "csrfmiddlewaretoken", RETURN_FIELD}
-        hidden = [(k, v) for k, values in data.lists() if k not in skip for v in values]
     widget = CaptchaLaWidget(action=opts.action)
     widget.request = request
     context = {
         "message": message,
         "widget": widget.render("captcha", None),
         "action_url": same_url(request),
-        "hidden": hidden,
+        "hidden": _echoable(request, opts, data) if resubmit else [],
         "return_field": None if resubmit else RETURN_FIELD,
     }
     html = render_to_string(opts.template, context, request=request)
-    return HttpResponse(html, status=403)
+    return _private(HttpResponse(html, status=403))
 
 
 def _unavailable(request: HttpRequest) -> HttpResponse:
@@ -139,39 +184,24 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
         )
         response = HttpResponse(html, status=503)
     response["Retry-After"] = str(RETRY_AFTER)
-    return response
+    return _private(response)
 
 
 def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     """``None`` to let the view run, else the response that stops it."""
-    returning = False
-    if request.method not in opts.methods:
-        returning = request.method == "POST" and RETURN_FIELD in _post(request)
-        if not returning:
-            return None
-    try:
-        passed = get_passed(request, opts.scope)
-    except DatabaseError as exc:
-        logger.warning("checkpoint lookup failed (%s); verifying", type(exc).__name__)
-        passed = None
-    if passed is not None:
-        request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+    request.captchala = None
+    # A POST back from the challenge page of a request that could not be resubmitted
+    # (a GET): checked, then sent back to the same URL.
+    returning = request.method == "POST" and RETURN_FIELD in _post(request)
+    if request.method not in opts.methods and not returning:
         return None
-    returning = returning or (request.method == "POST" and RETURN_FIELD in _post(request))
-    token, multiple = _token(request)
-    if token is None and not skips_check(request):
-        return _challenge(request, opts, None, multiple=multiple)
-    outcome = verify_and_record(
-        request, token, opts.scope, opts.action, ttl=opts.ttl, fast_path=False
-    )
-    request.captchala = outcome
-    if outcome.allowed:
-        if returning:  # passed on the challenge page of a GET: back to the same URL
-            return HttpResponseRedirect(same_url(request))
-        return None
-    if outcome.retry_later:
+    data = _post(request) if request.method == "POST" else {}
+    verdict = guard_core.evaluate(request, opts, data)
+    if verdict.kind == guard_core.ALLOW:
+        return HttpResponseRedirect(same_url(request)) if returning else None
+    if verdict.kind == guard_core.UNAVAILABLE:
         return _unavailable(request)
-    return _challenge(request, opts, outcome)
+    return _challenge(request, opts, verdict)
 
 
 def _guard_in_worker(request: HttpRequest, opts: _Options) -> HttpResponse | None:
@@ -183,15 +213,18 @@ def _guard_in_worker(request: HttpRequest, opts: _Options) -> HttpResponse | Non
         close_old_connections()
 
 
+# Database and provider work in a worker thread of its own: the event loop never
+# blocks, and two checks in flight overlap.
+_async_guard = sync_to_async(_guard_in_worker, thread_sensitive=False)
+
+
 def _wrap(view: Callable[..., Any], opts: _Options) -> Callable[..., Any]:
-    if inspect.iscoroutinefunction(view):
-        # Database and provider work in a worker thread of its own: the event loop never
-        # blocks, and two checks in flight overlap.
-        async_guard = sync_to_async(_guard_in_worker, thread_sensitive=False)
+    opts = replace(opts, sensitive=declared_sensitive(view))
+    if iscoroutinefunction(view):
 
         @functools.wraps(view)
         async def async_wrapper(request, *args, **kwargs):
-            response = await async_guard(request, opts)
+            response = await _async_guard(request, opts)
             if response is not None:
                 return response
             return await view(request, *args, **kwargs)
@@ -217,15 +250,18 @@ def checkpoint_required(
     action: str | None = None,
     template: str = "captchala_django/challenge.html",
 ):
-    """Require a passed checkpoint for the view (``@checkpoint_required`` or called)."""
-    opts = _Options(scope, ttl, tuple(m.upper() for m in methods), action, template)
+    """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
+
+    ``methods`` are the guarded methods (``GET`` brings ``HEAD`` with it).
+    """
+    opts = _Options.build(scope, ttl, methods, action, template)
     if view is not None:
         return _wrap(view, opts)
     return lambda fn: _wrap(fn, opts)
 
 
 class CheckpointRequiredMixin:
-    """Class-based views: ``class TransferView(CheckpointRequiredMixin, FormView)``."""
+    """Class-based views, sync or async: ``class TransferView(CheckpointRequiredMixin, View)``."""
 
     checkpoint_scope: ScopeArg = None
     checkpoint_ttl: int | None = None
@@ -233,15 +269,27 @@ class CheckpointRequiredMixin:
     checkpoint_action: str | None = None
     checkpoint_template: str = "captchala_django/challenge.html"
 
-    def dispatch(self, request, *args, **kwargs):
-        opts = _Options(
+    def _checkpoint_options(self) -> _Options:
+        return _Options.build(
             self.checkpoint_scope,
             self.checkpoint_ttl,
-            tuple(m.upper() for m in self.checkpoint_methods),
+            self.checkpoint_methods,
             self.checkpoint_action,
             self.checkpoint_template,
+            declared_sensitive(super().dispatch),  # type: ignore[misc]
         )
+
+    def dispatch(self, request, *args, **kwargs):
+        opts = self._checkpoint_options()
+        if getattr(self, "view_is_async", False):
+            return self._async_dispatch(opts, request, *args, **kwargs)
         response = guard(request, opts)
         if response is not None:
             return response
-        return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    async def _async_dispatch(self, opts: _Options, request, *args, **kwargs):
+        response = await _async_guard(request, opts)
+        if response is not None:
+            return response
+        return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

@@ -24,9 +24,9 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         "captchala_django.drf needs Django REST framework: pip install 'captchala-django[drf]'"
     ) from exc
 
-from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
-from .conf import get_setting
-from .decorators import RETRY_AFTER, TOKEN_HEADER
+from . import guard
+from .checkpoints import Outcome, skips_check, verify_and_record
+from .decorators import RETRY_AFTER
 from .scopes import ScopeArg
 
 
@@ -93,7 +93,9 @@ class CaptchaLaTokenField(serializers.CharField):
             request = self.context.get("request")
             if request is None:
                 raise RuntimeError("CaptchaLaTokenField needs the request in the context")
-            self._verdict = (token, verify_and_record(request, token, self.scope, self.action))
+            # This submission's own token, every time: a pass covers one submission.
+            outcome = verify_and_record(request, token, self.scope, self.action, reuse=False)
+            self._verdict = (token, outcome)
         outcome = self._verdict[1]
         if self.parent is not None:
             self.parent.captchala_outcome = outcome
@@ -104,47 +106,32 @@ class CheckpointRequired(BasePermission):
     """Needs a passed checkpoint for the view's scope, or a valid token in this request.
 
     Configure on the view: ``captchala_scope``, ``captchala_action``,
-    ``captchala_ttl`` and ``captchala_methods`` (default: every unsafe method).
-    The token is read from the ``X-CaptchaLa-Token`` header or the
-    ``CAPTCHALA_TOKEN_FIELD`` key of the request data.
+    ``captchala_ttl`` and ``captchala_methods`` (default: every unsafe method;
+    ``GET`` brings ``HEAD`` with it). The token is read as everywhere
+    (:func:`captchala_django.guard.read_token`): the ``CAPTCHALA_TOKEN_FIELD``
+    key of the request data or the ``X-CaptchaLa-Token`` header, never both.
+    ``request.captchala`` holds the outcome (``None`` when not checked).
     """
 
     def has_permission(self, request, view) -> bool:
+        request.captchala = None
         methods = getattr(view, "captchala_methods", None)
         if methods is None:
-            if request.method in SAFE_METHODS:
-                return True
-        elif request.method not in {m.upper() for m in methods}:
+            guarded = request.method not in SAFE_METHODS
+        else:
+            guarded = request.method in guard.guarded_methods(methods)
+        if not guarded:
             return True
-        scope = getattr(view, "captchala_scope", None)
-        if get_passed(request, scope) is not None:
-            return True
-        token = request.META.get(TOKEN_HEADER)
-        if token is None:
-            token = self._token_from_data(request.data)
-        if token is None and not skips_check(request):
-            raise CaptchaRequired()
-        outcome = verify_and_record(
-            request,
-            token,
-            scope,
-            getattr(view, "captchala_action", None),
+        options = guard.Options(
+            scope=getattr(view, "captchala_scope", None),
             ttl=getattr(view, "captchala_ttl", None),
-            fast_path=False,  # get_passed() above was the fast path
+            action=getattr(view, "captchala_action", None),
         )
-        request.captchala = outcome
-        if outcome.allowed:
+        verdict = guard.evaluate(request, options, request.data)
+        if verdict.kind == guard.ALLOW:
             return True
-        if outcome.retry_later:
+        if verdict.kind == guard.UNAVAILABLE:
             raise CaptchaUnavailable()
+        if verdict.outcome is None and not verdict.conflict:
+            raise CaptchaRequired()
         raise CaptchaRequired(_("The check was not passed. Please try again."))
-
-    @staticmethod
-    def _token_from_data(data) -> str | None:
-        field = get_setting("CAPTCHALA_TOKEN_FIELD")
-        if hasattr(data, "getlist") and len(data.getlist(field)) > 1:
-            raise CaptchaRequired(_("The check was not passed. Please try again."))
-        value = data.get(field) if hasattr(data, "get") else None
-        if value is not None and not isinstance(value, str):
-            raise CaptchaRequired(_("The check was not passed. Please try again."))
-        return value

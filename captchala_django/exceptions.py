@@ -35,6 +35,13 @@ class ProviderTimeout(ProviderUnavailable):
     """The provider did not answer within ``CAPTCHALA_TIMEOUT``."""
 
 
+class ProviderRateLimited(ProviderUnavailable):
+    """The provider's rate limit was reached (``rate_limit_exceeded`` or HTTP 429).
+
+    No verdict on the token: like an outage, the user is asked to try again later.
+    """
+
+
 class ProviderResponseError(CaptchaLaError):
     """The provider answered, but not with a well-formed envelope."""
 

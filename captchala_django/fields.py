@@ -20,7 +20,10 @@ class _CaptchaLaBoundField(BoundField):
 
 
 class CaptchaLaField(forms.Field):
-    """Validates the pass token once per submission and records a checkpoint.
+    """Validates this submission's own pass token and records a checkpoint.
+
+    No earlier pass counts: neither a passed checkpoint of the scope nor an
+    earlier answer for the same token (a resubmitted token is a replay).
 
     The form must carry the request as ``form.request``: ``AuthenticationForm``
     (so ``LoginView`` and the admin login) already does; other forms get it
@@ -95,7 +98,8 @@ class CaptchaLaField(forms.Field):
                 "CaptchaLaField needs the request: use it in an AuthenticationForm, or add "
                 "CaptchaLaFormMixin to the form and pass request=request."
             )
-        outcome = verify_and_record(request, value, self.scope, self.action)
+        # This submission's own token, every time: a pass covers one submission.
+        outcome = verify_and_record(request, value, self.scope, self.action, reuse=False)
         self._verdict = (value, outcome)
         return outcome
 

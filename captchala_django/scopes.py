@@ -3,6 +3,12 @@
 A scope's ``key`` is an HMAC of its parts keyed by ``SECRET_KEY``, so the
 subject (a session key, a user id, an address) is never stored in clear.
 
+A client without a session yet (no cookie) has an *anonymous* session scope:
+its subject is empty and one row per route holds every such client's
+failures. No session is created for it until a check passes
+(:func:`with_subject`), so a cookieless flood stores no sessions; a pass is
+never written to an anonymous scope.
+
 ``scope`` arguments across the package accept ``None`` (the
 ``CAPTCHALA_DEFAULT_SCOPE``), ``"session"``, ``"user"``, ``"ip"``, a
 :class:`Scope`, or a callable / dotted path ``f(request) -> str | Scope``.
@@ -32,6 +38,11 @@ class Scope:
     user_id: int | None = None
 
     @property
+    def anonymous(self) -> bool:
+        """A session scope of a client that has no session yet: it can never hold a pass."""
+        return self.kind == "session" and not self.subject
+
+    @property
     def key(self) -> str:
         value = f"{self.kind}\x00{self.subject}\x00{self.route}"
         return salted_hmac("captchala_django.scope", value, algorithm="sha256").hexdigest()
@@ -56,8 +67,7 @@ def session_scope(request: HttpRequest, route: str) -> Scope:
     session = getattr(request, "session", None)
     if session is None:
         return ip_scope(request, route)
-    if not session.session_key:
-        session.save()
+    # No session is created here: only a passed check makes one (with_subject).
     return Scope("session", session.session_key or "", route, _user_id(request))
 
 
@@ -90,3 +100,16 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
     if isinstance(value, Scope):
         return value
     return Scope("custom", str(value), route, _user_id(request))
+
+
+def with_subject(request: HttpRequest, scope: Scope) -> Scope:
+    """``scope``, or for an anonymous one the scope of a session created now.
+
+    Called only once a check has passed: that is when a client earns a session row.
+    """
+    if not scope.anonymous:
+        return scope
+    session = request.session  # an anonymous scope implies a session store
+    if not session.session_key:
+        session.save()
+    return Scope("session", session.session_key, scope.route, scope.user_id)

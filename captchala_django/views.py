@@ -5,28 +5,40 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, JsonResponse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
-from .client import KNOWN_ACTIONS, CaptchaLaClient
+from . import server_tokens
+from .client import KNOWN_ACTIONS
+from .decorators import RETRY_AFTER
 from .exceptions import CaptchaLaError, ConfigurationError
-from .ip import get_client_ip
 
-logger = logging.getLogger("captchala_django.widgets")
+logger = logging.getLogger("captchala_django.views")
 
 
 @require_POST
 def server_token(request: HttpRequest) -> JsonResponse:
+    """``POST action=<name>``: a fresh server token, within the client's budget.
+
+    200 ``{"server_token", "expires_in"}``; 400 for an unknown action; 429 past
+    the budget and 503 when CaptchaLa cannot issue one, both with ``Retry-After``.
+    Never cached.
+    """
     action = request.POST.get("action", "")
     if action not in KNOWN_ACTIONS:
-        return JsonResponse({"error": "invalid_action"}, status=400)
-    try:
-        token = CaptchaLaClient().issue_server_token(
-            action, binding_ip=get_client_ip(request), ttl=300
-        )
-    except CaptchaLaError as exc:
-        level = logging.ERROR if isinstance(exc, ConfigurationError) else logging.WARNING
-        logger.log(level, "could not re-issue a server token: %s", exc)
-        response = JsonResponse({"error": "unavailable"}, status=503)
-        response["Retry-After"] = "30"
-        return response
-    return JsonResponse({"server_token": token.token, "expires_in": token.expires_in})
+        response = JsonResponse({"error": "invalid_action"}, status=400)
+    else:
+        try:
+            token = server_tokens.issue(request, action)
+        except server_tokens.BudgetExceeded as exc:
+            response = JsonResponse({"error": "rate_limited"}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+        except CaptchaLaError as exc:
+            level = logging.ERROR if isinstance(exc, ConfigurationError) else logging.WARNING
+            logger.log(level, "could not re-issue a server token: %s", exc)
+            response = JsonResponse({"error": "unavailable"}, status=503)
+            response["Retry-After"] = str(RETRY_AFTER)
+        else:
+            response = JsonResponse({"server_token": token.token, "expires_in": token.expires_in})
+    add_never_cache_headers(response)
+    return response

@@ -10,6 +10,7 @@ from django import forms
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
+from . import server_tokens
 from .client import KNOWN_ACTIONS
 from .conf import app_settings, get_setting
 from .exceptions import CaptchaLaError, ConfigurationError
@@ -18,23 +19,6 @@ logger = logging.getLogger("captchala_django.widgets")
 
 #: Several values for the token field: refused, never guessed between.
 MULTIPLE_TOKENS = object()
-
-
-def server_token_for(request: HttpRequest | None, action: str) -> str:
-    """One server token per action per request (cached on the request); raises CaptchaLaError."""
-    from .client import CaptchaLaClient
-    from .ip import get_client_ip
-
-    cache = getattr(request, "_captchala_server_tokens", None) if request is not None else None
-    if cache is not None and action in cache:
-        return cache[action]
-    ip = get_client_ip(request) if request is not None else None
-    token = CaptchaLaClient().issue_server_token(action, binding_ip=ip, ttl=300).token
-    if request is not None:
-        if cache is None:
-            cache = request._captchala_server_tokens = {}
-        cache[action] = token
-    return token
 
 
 class CaptchaLaWidget(forms.Widget):
@@ -82,9 +66,11 @@ class CaptchaLaWidget(forms.Widget):
         options = self.widget_options()
         server_token, error = "", ""
         action = self.action or ""
-        if app_settings.SERVER_TOKENS and action in KNOWN_ACTIONS:
+        if app_settings.SERVER_TOKENS and action in KNOWN_ACTIONS and request is not None:
             try:
-                server_token = server_token_for(request, action)
+                server_token = server_tokens.issue(request, action).token
+            except server_tokens.BudgetExceeded:
+                pass  # logged once by the budget; the widget works without one
             except ConfigurationError as exc:
                 logger.error("could not issue a server token: %s", exc)
                 error = "unavailable"

@@ -67,6 +67,16 @@ def no_secrets_in_logs(request, monkeypatch):
     assert not leaks, f"log records leak a secret or pass token: {leaks[:3]}"
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Every test starts with empty caches (the server-token budget lives there)."""
+    from django.core.cache import caches
+
+    for cache in caches.all(initialized_only=True):
+        cache.clear()
+    yield
+
+
 @pytest.fixture
 def fresh_session():
     """Start with no pooled provider connections."""

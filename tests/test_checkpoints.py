@@ -100,12 +100,13 @@ def test_same_token_twice_on_one_scope_gives_the_same_answer_and_one_call(
     assert captchala_sandbox.calls_for(token) == 1
 
 
-def test_retry_after_reset_returns_the_stored_pass_without_a_call(captchala_sandbox, strategy):
+def test_reset_ends_the_retry_answer_the_token_is_a_replay(captchala_sandbox, strategy):
     token = captchala_sandbox.mint_pass_token()
     first = verify_and_record(make_request(), token, scope())
     reset(first.checkpoint.scope_key)
     again = verify_and_record(make_request(), token, scope())
-    assert again.allowed and again.from_ledger
+    assert (again.allowed, again.failure_class, again.code) == (False, "replay", "token_reused")
+    assert again.from_ledger and not again.provider_called
     assert captchala_sandbox.calls_for(token) == 1
 
 

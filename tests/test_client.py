@@ -18,6 +18,7 @@ from captchala_django.client import (
 from captchala_django.conf import SANDBOX_APP_SECRET
 from captchala_django.exceptions import (
     ConfigurationError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderResponseError,
     ProviderTimeout,
@@ -105,10 +106,30 @@ def test_matching_action_is_valid(client, captchala_sandbox):
     assert client.validate(captchala_sandbox.mint_pass_token("login"), action="login").valid
 
 
-def test_rate_limited_is_an_invalid_verdict(client, captchala_sandbox):
+def test_rate_limited_is_no_verdict_but_a_provider_error(client, captchala_sandbox):
+    """The provider's rate limit says nothing about the token: try again later."""
     captchala_sandbox.set_fault("rate_limit")
-    result = client.validate(captchala_sandbox.mint_pass_token())
-    assert (result.valid, result.code) == (False, "rate_limit_exceeded")
+    with pytest.raises(ProviderRateLimited) as caught:
+        client.validate(captchala_sandbox.mint_pass_token())
+    assert (caught.value.code, caught.value.status) == ("rate_limit_exceeded", 429)
+    assert isinstance(caught.value, ProviderUnavailable)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, {"code": 42900, "msg": "x", "data": {"valid": False, "error": "rate_limit_exceeded"}}),
+        (429, {"code": 42900, "msg": "slow down", "data": {}}),
+        (429, {"code": 0, "msg": "", "data": {"valid": False, "error": "invalid_token"}}),
+    ],
+    ids=["in-envelope", "http-429", "429-with-a-verdict"],
+)
+def test_rate_limit_in_the_envelope_or_the_status_is_a_provider_error(
+    client, captchala_sandbox, status, body
+):
+    captchala_sandbox.set_fault("reply", status=status, body=body)
+    with pytest.raises(ProviderRateLimited):
+        client.validate(captchala_sandbox.mint_pass_token())
 
 
 # ----------------------------------------------------------------- envelope shapes

@@ -10,6 +10,7 @@ from django.db import connection, connections
 from captchala_django import checkpoints
 from captchala_django.checkpoints import verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from tests.factories import CheckpointFactory
 from tests.helpers import make_request, scope
 from tests.workers import write_many
 
@@ -168,7 +169,8 @@ def test_claim_held_by_another_process_is_waited_for_and_its_answer_reused(captc
 
     def waiter():
         try:
-            results.append(verify_and_record(make_request(), token, scope()))
+            # fast_path=False: the pass below must be found through the claim.
+            results.append(verify_and_record(make_request(), token, scope(), fast_path=False))
         except Exception as exc:  # noqa: BLE001 - asserted below
             errors.append(exc)
         finally:
@@ -176,7 +178,10 @@ def test_claim_held_by_another_process_is_waited_for_and_its_answer_reused(captc
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    # The "other process" finishes its claim with a pass.
+    # The "other process" records its pass, then finishes its claim.
+    CheckpointFactory(
+        scope_key=scope().key, status="passed", token_digest=checkpoints.token_digest(token)
+    )
     PassToken.objects.filter(pk=claim.pk).update(state="done", allowed=True, code="ok")
     thread.join(30)
     assert errors == [] and len(results) == 1

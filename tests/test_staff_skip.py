@@ -22,7 +22,8 @@ def test_staff_pass_the_decorator_without_a_token_and_it_is_recorded(settings, c
     response = client_for(staff=True).post("/transfer/", {"amount": "3"})
     assert response.status_code == 200
     row = Checkpoint.objects.get()
-    assert (row.status, row.failure_detail) == ("passed", "staff_skip")
+    # A decision event, never a pass: the row stays pending, with no expiry.
+    assert (row.status, row.expires_at, row.token_digest) == ("pending", None, "")
     decision = row.events.get(kind="decision")
     assert (decision.decision, decision.detail) == ("allow", "staff_skip")
     assert captchala_sandbox.count("validate") == 0

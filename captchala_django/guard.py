@@ -1,0 +1,120 @@
+"""One guard for every checkpoint front door: the decorator, the mixin and DRF's permission.
+
+The front doors are thin adapters: they say which methods are guarded, hand
+over the request's body data, and turn the :class:`Verdict` into their own kind
+of answer (a response, or a DRF exception).
+
+The pass token has one reader with one precedence (:func:`read_token`): the
+``CAPTCHALA_TOKEN_FIELD`` of the body, or the ``X-CaptchaLa-Token`` header.
+A request that carries several — two body values, or a body token and a header
+token — is refused, never guessed between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest
+
+from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
+from .conf import get_setting
+from .scopes import ScopeArg
+
+logger = logging.getLogger("captchala_django.guard")
+
+TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+
+ALLOW = "allow"
+CHALLENGE = "challenge"
+UNAVAILABLE = "unavailable"
+
+
+def guarded_methods(methods: Iterable[str]) -> frozenset[str]:
+    """Upper-cased methods; guarding GET guards HEAD too (Django answers HEAD with GET's view)."""
+    upper = {m.upper() for m in methods}
+    if "GET" in upper:
+        upper.add("HEAD")
+    return frozenset(upper)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a front door asks for."""
+
+    scope: ScopeArg = None
+    ttl: int | None = None
+    methods: frozenset[str] = frozenset({"POST"})
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenRead:
+    token: Any = None
+    #: Several tokens were sent: none is used.
+    conflict: bool = False
+
+
+def read_token(request: HttpRequest, data: Any) -> TokenRead:
+    """The pass token of a request: the body field, else the header; several is a conflict.
+
+    ``data`` is the parsed body (``request.POST``, DRF's ``request.data``) or ``{}``.
+    """
+    field = get_setting("CAPTCHALA_TOKEN_FIELD")
+    if hasattr(data, "getlist"):
+        values = list(data.getlist(field))
+    elif isinstance(data, dict) and field in data:
+        value = data[field]
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+    else:
+        values = []
+    header = request.META.get(TOKEN_HEADER)
+    if header is not None:
+        values.append(header)
+    if len(values) > 1:
+        return TokenRead(conflict=True)
+    return TokenRead(token=values[0] if values else None)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    outcome: Outcome | None = None
+    conflict: bool = False
+
+
+def evaluate(request: Any, options: Options, data: Any) -> Verdict:
+    """Decide a guarded request; ``request.captchala`` is set to the outcome (or ``None``).
+
+    1. a passed, unexpired checkpoint of the scope lets it through (one query; a
+       database error there falls through to the token);
+    2. otherwise the request's own token is verified and recorded;
+    3. no token (and no staff skip), several tokens, or a failed check: a
+       challenge; no answer from the provider (or the database): unavailable.
+    """
+    request.captchala = None
+    try:
+        passed = get_passed(request, options.scope)
+    except DatabaseError as exc:
+        logger.warning("checkpoint lookup failed (%s); verifying the token", type(exc).__name__)
+        passed = None
+    if passed is not None:
+        request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+        return Verdict(ALLOW, request.captchala)
+    read = read_token(request, data)
+    if read.conflict:
+        return Verdict(CHALLENGE, conflict=True)
+    if read.token is None and not skips_check(request):
+        return Verdict(CHALLENGE)
+    outcome = verify_and_record(
+        request, read.token, options.scope, options.action, ttl=options.ttl, fast_path=False
+    )
+    request.captchala = outcome
+    if outcome.allowed:
+        return Verdict(ALLOW, outcome)
+    if outcome.retry_later:
+        return Verdict(UNAVAILABLE, outcome)
+    return Verdict(CHALLENGE, outcome)
