@@ -111,7 +111,8 @@ def declared_sensitive(view: Callable[..., Any]) -> tuple[str, ...] | str:
     found: set[str] = set()
     seen = 0
     while view is not None and seen < 20:
-        if getattr(view, "__name__", "") == "sensitive_post_parameters_wrapper":
+        code = getattr(view, "__code__", None)  # functools.wraps renames, the code keeps its name
+        if code is not None and code.co_name == "sensitive_post_parameters_wrapper":
             parameters = inspect.getclosurevars(view).nonlocals.get("parameters", ())
             if not parameters:
                 return ALL

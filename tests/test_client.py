@@ -118,7 +118,7 @@ def test_rate_limited_is_no_verdict_but_a_provider_error(client, captchala_sandb
 @pytest.mark.parametrize(
     ("status", "body"),
     [
-        (200, {"code": 42900, "msg": "x", "data": {"valid": False, "error": "rate_limit_exceeded"}}),
+        (200, {"code": 429, "msg": "x", "data": {"valid": False, "error": "rate_limit_exceeded"}}),
         (429, {"code": 42900, "msg": "slow down", "data": {}}),
         (429, {"code": 0, "msg": "", "data": {"valid": False, "error": "invalid_token"}}),
     ],

@@ -28,6 +28,9 @@ urlpatterns = [
     path("guarded-plain/", views.guarded_plain, name="guarded-plain"),
     path("page/", views.page, name="page"),
     path("guarded-page/", views.guarded_page, name="guarded-page"),
+    path("reads-outcome/", views.reads_outcome, name="reads-outcome"),
+    path("pay/", views.pay, name="pay"),
+    path("async-mixin/", views.AsyncMixinView.as_view(), name="async-mixin"),
 ]
 
 try:

@@ -4,6 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
 
 from captchala_django.checkpoints import verify_and_record
 from captchala_django.decorators import CheckpointRequiredMixin, checkpoint_required
@@ -101,3 +102,23 @@ def page(request):
 
 
 guarded_page = checkpoint_required(page)
+
+
+@checkpoint_required
+def reads_outcome(request):
+    """Reads ``request.captchala`` directly, as the README shows (None when not checked)."""
+    outcome = request.captchala
+    return JsonResponse({"checked": outcome is not None, "method": request.method})
+
+
+@checkpoint_required
+@sensitive_post_parameters("card_number")
+def pay(request):
+    return _done(request)
+
+
+class AsyncMixinView(CheckpointRequiredMixin, View):
+    checkpoint_action = "transfer"
+
+    async def post(self, request):
+        return _done(request)

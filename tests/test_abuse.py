@@ -1,0 +1,609 @@
+"""A bot author's attempts, through the real front doors, against the sandbox over a socket.
+
+Each section is one way a pass could be made to mean more than it says. Every
+test asserts what must be refused, what must be remembered and what is stored.
+"""
+
+import http.server
+import json
+import logging
+import re
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.contrib.sessions.models import Session
+from django.core import mail
+from django.db import OperationalError, connection
+from django.test import Client
+
+from captchala_django import checkpoints
+from captchala_django.checkpoints import token_digest, verify_and_record
+from captchala_django.client import CaptchaLaClient
+from captchala_django.exceptions import ProviderResponseError
+from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from tests.helpers import make_request, scope
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
+
+FORGED = "pt_" + "forged" * 4
+HTML = {"HTTP_ACCEPT": "text/html"}
+JSON = {"HTTP_ACCEPT": "application/json"}
+PASSWORD = "s3cret-pass!"
+
+
+@pytest.fixture
+def alice():
+    return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def password_checks():
+    """Usernames whose password Django's auth checked and refused."""
+    seen = []
+
+    def receiver(sender, credentials, **kwargs):
+        seen.append(credentials.get("username"))
+
+    user_login_failed.connect(receiver)
+    yield seen
+    user_login_failed.disconnect(receiver)
+
+
+def session_client() -> Client:
+    """A client that has a session cookie, as a browser that visited the site has."""
+    client = Client()
+    client.session  # noqa: B018 - the property creates the session and sets the cookie
+    return client
+
+
+def decisions(**filters):
+    return list(
+        CheckpointEvent.objects.filter(kind="decision", **filters).values_list("detail", flat=True)
+    )
+
+
+# ----------------------------------------------------------------- 1. fields need their own token
+
+
+def test_one_solve_on_the_login_form_buys_one_password_check(
+    captchala_sandbox, alice, password_checks
+):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token("login")
+    first = client.post(
+        "/login/", {"username": "alice", "password": "guess-0", "captchala_token": token}
+    )
+    assert first.status_code == 200 and password_checks == ["alice"]  # the solve bought one check
+    for i in range(1, 21):
+        guess = {"username": "alice", "password": f"guess-{i}", "captchala_token": "x"}
+        response = client.post("/login/", guess)
+        assert list(response.context["form"].errors) == ["captcha"]
+    assert password_checks == ["alice"]  # not one more password was checked
+    # Every refused check is still recorded on the checkpoint's trail.
+    assert len(decisions(decision="deny")) == 20
+
+
+def test_one_solve_sends_one_password_reset_mail(captchala_sandbox, alice):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token("lost_password")
+    client.post("/reset/", {"email": "alice@example.com", "captchala_token": token})
+    assert len(mail.outbox) == 1
+    for _ in range(10):
+        client.post("/reset/", {"email": "alice@example.com", "captchala_token": "x"})
+    assert len(mail.outbox) == 1
+
+
+def test_a_fields_token_lets_one_submission_through_not_two(captchala_sandbox, alice):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token("login")
+    data = {"username": "alice", "password": "wrong", "captchala_token": token}
+    assert client.post("/login/", data).context["form"].errors.keys() == {"__all__"}
+    again = client.post("/login/", {**data, "password": PASSWORD})  # same token, right password
+    assert list(again.context["form"].errors) == ["captcha"]
+    assert "_auth_user_id" not in client.session
+    assert captchala_sandbox.calls_for(token) == 1
+    assert decisions(failure_class="replay") == ["token_reused"]
+
+
+def test_8_parallel_submissions_of_one_token_to_a_field_let_exactly_one_through(
+    captchala_sandbox,
+):
+    """Racing one token at a form from one session: one provider call, one submission."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tests.forms import ContactForm
+
+    captchala_sandbox.set_fault("none", latency_ms=100)  # keep the first claim in flight
+    token = captchala_sandbox.mint_pass_token("contact_form")
+    session = SessionStore()
+    session.save()
+    barrier = threading.Barrier(8)
+    results = []
+
+    def submit():
+        request = make_request()
+        request.session = SessionStore(session_key=session.session_key)
+        barrier.wait()
+        try:
+            form = ContactForm({"message": "hi", "captchala_token": token}, request=request)
+            results.append(form.is_valid())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # One claims the token; the seven others wait for its answer, then are refused.
+    assert sorted(results) == [False] * 7 + [True]
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_drf_field_takes_no_earlier_pass(captchala_sandbox):
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.get("/")  # no session needed: the API client keeps cookies it is given
+    token = captchala_sandbox.mint_pass_token("comment")
+    body = {"text": "a", "captchala_token": token}
+    assert client.post("/api/comments/", body, format="json").status_code == 201
+    for _ in range(3):
+        forged = {"text": "spam", "captchala_token": "x"}
+        assert client.post("/api/comments/", forged, format="json").status_code == 400
+    assert client.post("/api/comments/", body, format="json").status_code == 400  # reused token
+
+
+# ----------------------------------------------------------- 2. the ledger answers retries only
+
+
+@pytest.mark.parametrize("end", ["expire", "reset"])
+def test_a_used_token_does_not_pass_again_after_the_checkpoint_ends(captchala_sandbox, end):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token()
+    assert client.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 200
+    key = Checkpoint.objects.get().scope_key
+    getattr(checkpoints, end)(key)
+    again = client.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert again.status_code == 403
+    assert captchala_sandbox.calls_for(token) == 1  # refused without asking the provider
+    assert decisions(failure_class="replay") == ["token_reused"]
+    assert not Checkpoint.objects.get().is_passed()
+
+
+def test_a_resubmitted_token_is_a_retry_only_within_the_window(captchala_sandbox, settings):
+    token = captchala_sandbox.mint_pass_token()
+    assert verify_and_record(make_request(), token, scope()).allowed
+    retry = verify_and_record(make_request(), token, scope(), fast_path=False)
+    assert (retry.allowed, retry.code, retry.from_ledger) == (True, "ledger_retry", True)
+    settings.CAPTCHALA_RETRY_WINDOW = 0
+    late = verify_and_record(make_request(), token, scope(), fast_path=False)
+    assert (late.allowed, late.failure_class) == (False, "replay")
+    # Both answers from the ledger are on the trail, with no provider call.
+    assert decisions() == ["ok", "ledger_retry", "token_reused"]
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_the_default_retry_window_is_the_provider_timeout_plus_five_seconds(settings):
+    settings.CAPTCHALA_TIMEOUT = 2.5
+    assert checkpoints.retry_window() == 7.5
+    settings.CAPTCHALA_RETRY_WINDOW = 12
+    assert checkpoints.retry_window() == 12
+
+
+# ----------------------------------------------------------------- 3. fail-open is never remembered
+
+
+def test_a_token_let_through_by_an_outage_is_asked_about_again(captchala_sandbox, settings):
+    settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
+    client = session_client()
+    captchala_sandbox.set_fault("error", count=1)  # a one-request outage
+    during = client.post("/transfer/", {"captchala_token": FORGED}, **JSON)
+    assert during.status_code == 200 and during.json()["degraded"] is True
+    for _ in range(3):
+        after = client.post("/transfer/", {"captchala_token": FORGED}, **JSON)
+        assert after.status_code == 403
+    # Asked again once the provider is back; its denial then answers the retries.
+    assert captchala_sandbox.calls_for(FORGED) == 1
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert PassToken.objects.filter(allowed=True).count() == 0
+
+
+def test_the_allow_policy_never_covers_the_offline_fallback(captchala_sandbox, settings):
+    settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
+    settings.CAPTCHALA_OFFLINE_API_URL = "http://127.0.0.1:9/api/validate"  # nothing listens
+    response = session_client().post(
+        "/transfer/", {"captchala_token": "offline_" + "made-up" * 4}, **JSON
+    )
+    assert response.status_code == 503
+    row = Checkpoint.objects.get()
+    assert (row.status, row.failure_class) == ("failed", "provider")
+
+
+def test_accepted_degraded_and_client_only_answers_are_never_a_pass(captchala_sandbox, settings):
+    settings.CAPTCHALA_ACCEPT_DEGRADED = True
+    settings.CAPTCHALA_ACCEPT_CLIENT_ONLY = True
+    client = session_client()
+    for token in (captchala_sandbox.mint_pass_token(degraded=True), "client_" + "x" * 20):
+        first = client.post("/transfer/", {"captchala_token": token}, **JSON)
+        assert first.status_code == 200 and first.json()["degraded"] is True
+        assert not Checkpoint.objects.filter(status="passed").exists()
+        assert client.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
+
+
+# ----------------------------------------------------------- 4. "try again later" is not sticky
+
+
+@pytest.mark.parametrize("fault", ["error", "drop", "rate_limit", "disabled"])
+def test_a_token_the_provider_gave_no_verdict_on_can_be_tried_again(captchala_sandbox, fault):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token()
+    captchala_sandbox.set_fault(fault, count=1)
+    assert client.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 503
+    assert PassToken.objects.count() == 0  # the claim was released
+    again = client.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert again.status_code == 200
+    assert Checkpoint.objects.get().is_passed()
+
+
+def test_a_token_consumed_during_a_timeout_asks_for_a_new_check(captchala_sandbox, settings):
+    settings.CAPTCHALA_TIMEOUT = 0.3
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token()
+    # The provider consumes the token, but its answer comes too late.
+    captchala_sandbox.set_fault("none", latency_ms=1500, count=1)
+    assert client.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 503
+    captchala_sandbox.clear_faults()
+    again = client.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert again.status_code == 403 and again.json()["error"] == "captcha_required"
+    assert Checkpoint.objects.get().failure_detail == "token_consumed"
+
+
+def test_the_login_form_after_an_outage_logs_in_with_the_same_token(captchala_sandbox, alice):
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token("login")
+    data = {"username": "alice", "password": PASSWORD, "captchala_token": token}
+    captchala_sandbox.set_fault("error", count=1)
+    down = client.post("/login/", data)
+    assert [e.code for e in down.context["form"].errors.as_data()["captcha"]] == ["unavailable"]
+    assert client.post("/login/", data).status_code == 302
+
+
+# ----------------------------------------------------------- 5. a rate limit is not a bad token
+
+
+def test_the_providers_rate_limit_is_try_again_later_everywhere(captchala_sandbox, alice):
+    captchala_sandbox.set_fault("rate_limit")
+    decorated = session_client().post(
+        "/transfer/", {"captchala_token": captchala_sandbox.mint_pass_token()}, **JSON
+    )
+    assert decorated.status_code == 503 and decorated["Retry-After"] == "30"
+    login = session_client().post(
+        "/login/",
+        {"username": "alice", "password": PASSWORD, "captchala_token": FORGED},
+    )
+    assert [e.code for e in login.context["form"].errors.as_data()["captcha"]] == ["unavailable"]
+    assert set(Checkpoint.objects.values_list("failure_class", flat=True)) == {"provider"}
+
+
+def test_drf_answers_a_rate_limit_with_503(captchala_sandbox):
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    captchala_sandbox.set_fault("rate_limit")
+    token = captchala_sandbox.mint_pass_token()
+    response = APIClient().post("/api/transfer/", {"captchala_token": token}, format="json")
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+
+
+# ----------------------------------------------------------------- 6. a staff skip opens nothing
+
+
+def test_a_staff_skip_on_an_ip_scope_lets_no_one_else_in(captchala_sandbox, settings):
+    settings.CAPTCHALA_SKIP_FOR_STAFF = True
+    staff = get_user_model().objects.create_user("boss", is_staff=True)
+    admin = Client(REMOTE_ADDR="198.51.100.20")
+    admin.force_login(staff)
+    assert admin.post("/mixin/", {}, **JSON).status_code == 200
+    neighbour = Client(REMOTE_ADDR="198.51.100.20")  # same address, no token
+    assert neighbour.post("/mixin/", {}, **JSON).status_code == 403
+    row = Checkpoint.objects.get()
+    assert row.status != "passed" and not row.is_passed()
+    assert decisions(decision="allow") == ["staff_skip"]
+
+
+# ----------------------------------------------------------------- 7. provider-call amplification
+
+
+def test_one_client_causes_a_bounded_number_of_issue_calls(captchala_sandbox, settings, caplog):
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 10
+    client = session_client()
+    rendered = [client.get("/login/").content.decode() for _ in range(50)]
+    refreshes = [client.post("/captchala/server-token/", {"action": "login"}) for _ in range(50)]
+    assert captchala_sandbox.count("issue") == 10
+    assert sum('data-server-token="sct_' in html for html in rendered) == 10
+    assert 'data-server-token=""' in rendered[-1]  # the page still renders, without one
+    refused = refreshes[-1]
+    assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 61
+    assert "no-store" in refused["Cache-Control"]
+    warnings = [r for r in caplog.records if "budget" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+
+def test_cookieless_clients_share_their_addresses_budget(captchala_sandbox, settings):
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 3
+    for _ in range(10):  # a new cookieless client each time, one address
+        Client(REMOTE_ADDR="198.51.100.9").post("/captchala/server-token/", {"action": "login"})
+    assert captchala_sandbox.count("issue") == 3
+    other = Client(REMOTE_ADDR="198.51.100.10").post(
+        "/captchala/server-token/", {"action": "login"}
+    )
+    assert other.status_code == 200  # another address has its own budget
+    assert Session.objects.count() == 0
+
+
+# ----------------------------------------------------------------- 8. bots do not grow the tables
+
+
+def test_cookieless_bot_posts_store_no_session_and_one_row_per_route(captchala_sandbox):
+    for i in range(20):
+        bot = Client()  # no cookie, every time
+        response = bot.post(
+            "/transfer/", {"captchala_token": f"pt_made-up-{i:04d}-xxxxxxxx"}, **JSON
+        )
+        assert response.status_code == 403
+    assert Session.objects.count() == 0
+    assert Checkpoint.objects.count() == 1  # the route's row for clients without a session
+    assert not Checkpoint.objects.filter(status="passed").exists()
+
+
+def test_failures_never_push_a_checkpoints_expiry_forward(captchala_sandbox):
+    client = session_client()
+    client.post("/transfer/", {"captchala_token": FORGED}, **JSON)
+    first_expiry = Checkpoint.objects.get().expires_at
+    for i in range(5):
+        client.post("/transfer/", {"captchala_token": f"{FORGED}-{i}"}, **JSON)
+    row = Checkpoint.objects.get()
+    assert row.attempts == 6 and row.expires_at == first_expiry
+
+
+def test_a_valid_verdict_makes_the_session_and_the_pass_rides_on_it(captchala_sandbox):
+    client = Client()  # cookieless until it passes
+    token = captchala_sandbox.mint_pass_token()
+    response = client.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert response.status_code == 200
+    assert Session.objects.count() == 1 and "sessionid" in response.cookies
+    assert client.post("/transfer/", {}, **JSON).status_code == 200  # on the checkpoint
+    assert captchala_sandbox.count("validate") == 1
+
+
+# ----------------------------------------------------------------- 9. HEAD is GET
+
+
+def test_guarding_get_guards_head():
+    assert Client().head("/statement/", **JSON).status_code == 403
+    assert Client().get("/statement/", **JSON).status_code == 403
+
+
+# ----------------------------------------------------------------- 11. no 500s on the way
+
+
+def test_drf_permission_survives_a_failing_checkpoint_lookup(captchala_sandbox):
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    def fail_lookups(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and "captchala_django_checkpoint" in sql:
+            raise OperationalError("injected: the checkpoint read failed")
+        return execute(sql, params, many, context)
+
+    client = APIClient()
+    with connection.execute_wrapper(fail_lookups):
+        bare = client.post("/api/transfer/", {}, format="json")
+        token = captchala_sandbox.mint_pass_token("transfer")
+        ok = client.post("/api/transfer/", {"captchala_token": token}, format="json")
+    assert bare.status_code == 403
+    assert ok.status_code == 200 and ok.json()["verified"] is True
+
+
+def test_request_captchala_is_none_on_methods_not_checked():
+    response = Client().get("/reads-outcome/")
+    assert response.status_code == 200 and response.json() == {"checked": False, "method": "GET"}
+
+
+def test_the_mixin_guards_an_async_class_based_view(captchala_sandbox):
+    from django.test import AsyncClient
+
+    from tests.test_decorators import run_async
+
+    async def scenario():
+        client = AsyncClient()
+        bare = await client.post("/async-mixin/", {}, **JSON)
+        token = captchala_sandbox.mint_pass_token("transfer")
+        ok = await client.post("/async-mixin/", {"captchala_token": token, "amount": "5"})
+        return bare, ok
+
+    bare, ok = run_async(scenario())
+    assert bare.status_code == 403
+    assert ok.status_code == 200 and ok.json()["amount"] == "5"
+
+
+# ---------------------------------------------------------- 12. the challenge page keeps secrets
+
+
+def hidden_inputs(html):
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+
+
+def test_the_challenge_page_never_echoes_a_sensitive_field():
+    posted = {
+        "amount": "100",
+        "password": "hunter2-secret",
+        "new_password1": "hunter3-secret",
+        "api_key": "k-12345678",
+        "auth_token": "t-12345678",
+        "card_number": "4111111111111111",
+    }
+    response = Client().post("/pay/", posted, **HTML)
+    assert response.status_code == 403
+    html = response.content.decode()
+    carried = set(hidden_inputs(html)) - {"csrfmiddlewaretoken", "captchala_token"}
+    assert carried == {"amount"}
+    for secret in (
+        "hunter2-secret",
+        "hunter3-secret",
+        "k-12345678",
+        "t-12345678",
+        "4111111111111111",
+    ):
+        assert secret not in html
+    assert "no-store" in response["Cache-Control"]
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_unavailable_and_json_answers_are_not_cached_or_framed(captchala_sandbox):
+    captchala_sandbox.set_fault("error")
+    for accept in (HTML, JSON):
+        response = Client().post("/transfer/", {"captchala_token": FORGED}, **accept)
+        assert response.status_code == 503
+        assert "no-store" in response["Cache-Control"]
+        assert response["X-Frame-Options"] == "DENY"
+    refresh = Client().post("/captchala/server-token/", {"action": "login"})
+    assert refresh.status_code == 503 and "no-store" in refresh["Cache-Control"]
+
+
+# ----------------------------------------------------------------- 13. redirects carry nothing away
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """An "other host": records what reaches it and says every token is valid."""
+
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).seen.append((dict(self.headers), self.rfile.read(length)))
+        self._answer(200, {"code": 0, "msg": "ok", "data": {"valid": True}})
+
+    def _answer(self, status, body, location=None):
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def redirecting_provider():
+    """A provider that redirects every call to another server, which would say "valid"."""
+    _Recorder.seen = []
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    target = f"http://127.0.0.1:{other.server_address[1]}/v1/validate"
+    status_box = {"status": 302}
+
+    class Redirect(_Recorder):
+        def do_POST(self):  # noqa: N802
+            self._answer(status_box["status"], {"code": 0, "data": {"valid": True}}, target)
+
+    provider = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (other, provider):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{provider.server_address[1]}", status_box
+    for server in (other, provider):
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_the_client_never_follows_a_redirect(redirecting_provider, status):
+    url, status_box = redirecting_provider
+    status_box["status"] = status
+    client = CaptchaLaClient(api_url=url, app_key="k", app_secret="the-app-secret")
+    with pytest.raises(ProviderResponseError):
+        client.validate("pt_" + "a" * 30)
+    assert _Recorder.seen == []  # neither the secret nor the token went anywhere else
+
+
+def test_a_redirect_is_class_provider(redirecting_provider, settings):
+    url, status_box = redirecting_provider
+    status_box["status"] = 307  # would resend the POST, secret and token included
+    settings.CAPTCHALA_API_URL = url
+    outcome = verify_and_record(make_request(), "pt_" + "a" * 30, scope())
+    assert (outcome.allowed, outcome.failure_class) == (False, "provider")
+
+
+# ----------------------------------------------------------------- 14. smaller holes
+
+
+def test_a_provider_code_cannot_forge_a_log_line(captchala_sandbox, caplog):
+    evil = "invalid_token\ncaptcha decision=allow class= code=ok\x1b[2K"
+    body = {"code": 40001, "msg": "x", "data": {"valid": False, "error": evil}}
+    captchala_sandbox.set_fault("reply", status=200, body=body)
+    caplog.set_level(logging.INFO, logger="captchala_django")
+    outcome = verify_and_record(make_request(), FORGED, scope())
+    assert not outcome.allowed
+    for record in caplog.records:
+        message = record.getMessage()
+        assert "\n" not in message and "\x1b" not in message
+    stored = Checkpoint.objects.get().failure_detail
+    assert stored.isprintable() and " " not in stored and len(stored) <= 64
+
+
+@pytest.mark.parametrize("door", ["decorator", "drf"])
+def test_a_header_token_and_a_body_token_are_refused_together(captchala_sandbox, door):
+    good = captchala_sandbox.mint_pass_token("transfer")
+    if door == "drf":
+        pytest.importorskip("rest_framework")
+        from rest_framework.test import APIClient
+
+        response = APIClient().post(
+            "/api/transfer/",
+            {"captchala_token": FORGED},
+            format="json",
+            HTTP_X_CAPTCHALA_TOKEN=good,
+        )
+    else:
+        response = Client().post(
+            "/transfer/", {"captchala_token": FORGED}, HTTP_X_CAPTCHALA_TOKEN=good, **JSON
+        )
+    assert response.status_code == 403
+    assert captchala_sandbox.count("validate") == 0
+
+
+def test_drf_refuses_several_body_tokens(captchala_sandbox):
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    good = captchala_sandbox.mint_pass_token("transfer")
+    response = APIClient().post(
+        "/api/transfer/", {"captchala_token": [FORGED, good]}, format="json"
+    )
+    assert response.status_code == 403
+    assert captchala_sandbox.count("validate") == 0
+
+
+# ----------------------------------------------------------------- 15. CAPTCHALA_REQUIRE_ACTION
+
+
+def test_require_action_denies_a_reply_that_names_no_action(captchala_sandbox, settings):
+    token = captchala_sandbox.mint_pass_token(None)  # the reply will carry no action
+    assert verify_and_record(make_request(), token, scope("a"), action="transfer").allowed
+    settings.CAPTCHALA_REQUIRE_ACTION = True
+    strict = verify_and_record(
+        make_request(), captchala_sandbox.mint_pass_token(None), scope("b"), action="transfer"
+    )
+    assert (strict.allowed, strict.failure_class, strict.code) == (
+        False,
+        "validation",
+        "token_action_mismatch",
+    )
+    assert token_digest(token)  # the keys are configured: the check was a real one
