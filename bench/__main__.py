@@ -13,13 +13,14 @@ import django  # noqa: E402
 django.setup()
 
 from bench import (  # noqa: E402
+    bench_bot_rows,
     bench_checkpoints,
     bench_cleanup,
     bench_client,
     bench_decorator,
 )
 
-BENCHES = [bench_client, bench_checkpoints, bench_decorator, bench_cleanup]
+BENCHES = [bench_client, bench_checkpoints, bench_decorator, bench_cleanup, bench_bot_rows]
 
 
 def main(argv: list[str]) -> int:
