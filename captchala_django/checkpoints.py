@@ -1012,6 +1012,11 @@ def _from_ledger(att: _Attempt, row: dict[str, Any]) -> Outcome:
     a pass is answered only while the checkpoint still holds it, and only at a
     checkpoint front door. Anything else is a replay: refused, no provider call.
     """
+    if row["scope_key"] != att.claim_key:
+        # Finished for another scope while we waited (a client without a session
+        # that passed got its own session scope): never an answer for this one.
+        att.owns_claim = False
+        return _finish(att, FailureClass.REPLAY, code="token_replayed")
     age = (timezone.now() - _aware(row["created_at"], att.db)).total_seconds()
     in_window = age <= retry_window()
     stored = row["failure_class"] or None

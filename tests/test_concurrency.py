@@ -190,6 +190,56 @@ def test_claim_held_by_another_process_is_waited_for_and_its_answer_reused(captc
     assert captchala_sandbox.calls_for(token) == 0
 
 
+def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_answer(
+    captchala_sandbox, monkeypatch
+):
+    """Two clients without a session share the anonymous scope. The first to claim a token
+    gets a session scope of its own when it passes; the other, waiting on the same claim,
+    must not take that answer, not even the "valid but unwritten" one that is retried."""
+    token = captchala_sandbox.mint_pass_token()
+    claim = _pending_claim(token, subject="")  # the anonymous scope of this route
+    results, errors = [], []
+    polling = threading.Event()
+    read_ledger = checkpoints._ledger
+
+    def observed(att):
+        # Calls through; the second read is the waiter polling the claim.
+        observed.calls += 1
+        if observed.calls >= 2:
+            polling.set()
+        return read_ledger(att)
+
+    observed.calls = 0
+    monkeypatch.setattr(checkpoints, "_ledger", observed)
+
+    def waiter():
+        try:
+            results.append(verify_and_record(make_request(), token, scope(""), fast_path=False))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    assert polling.wait(30)  # the waiter is waiting on the claim
+    # The first client passed, got its session scope, and its write failed.
+    PassToken.objects.filter(pk=claim.pk).update(
+        state="done",
+        allowed=True,
+        degraded=True,
+        failure_class="persistence",
+        code="ok",
+        scope_key=scope("first-client").key,
+    )
+    thread.join(30)
+    assert errors == [] and len(results) == 1
+    outcome = results[0]
+    assert (outcome.allowed, outcome.failure_class) == (False, "replay")
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert captchala_sandbox.calls_for(token) == 0
+
+
 def test_abandoned_claim_is_taken_over_once(captchala_sandbox, settings):
     """A claim older than the provider timeout + margin belongs to a worker that died."""
     token = captchala_sandbox.mint_pass_token()
