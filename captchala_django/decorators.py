@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,6 +50,9 @@ RETURN_FIELD = "_captchala_return"
 RETRY_AFTER = 30
 #: The names Django's own error reports hide (``API|TOKEN|KEY|SECRET|PASS|SIGNATURE``).
 SENSITIVE_NAMES = SafeExceptionReporterFilter.hidden_settings
+#: Short secrets that pattern misses, as whole words of a field name (``card_cvv``,
+#: ``otp``), so that ``shipping`` keeps its ``pin``.
+SENSITIVE_WORDS = re.compile(r"(?:^|[_\W])(?:pwd|pin|cvv|cvc|otp|ssn)(?:[_\W\d]|$)", re.I)
 ALL = "__ALL__"
 
 
@@ -126,7 +130,9 @@ def _echoable(request: HttpRequest, opts: _Options, data: Any) -> list[tuple[str
     """The posted fields the challenge page may carry over: never a sensitive one.
 
     Dropped: the token field, the CSRF token, fields whose names Django's error
-    reports hide, and what ``sensitive_post_parameters`` marks (all, for ``()``).
+    reports hide or that name a short secret (``pwd``, ``pin``, ``cvv``, ``cvc``,
+    ``otp``, ``ssn`` as a word), and what ``sensitive_post_parameters`` marks
+    (all, for ``()``).
     The user types those again.
     """
     marked = getattr(request, "sensitive_post_parameters", None) or opts.sensitive
@@ -136,7 +142,9 @@ def _echoable(request: HttpRequest, opts: _Options, data: Any) -> list[tuple[str
     return [
         (name, value)
         for name, values in data.lists()
-        if name not in skip and not SENSITIVE_NAMES.search(name)
+        if name not in skip
+        and not SENSITIVE_NAMES.search(name)
+        and not SENSITIVE_WORDS.search(name)
         for value in values
     ]
 

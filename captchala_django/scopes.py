@@ -63,12 +63,24 @@ def _user_id(request: HttpRequest) -> int | None:
     return None
 
 
+def session_key_of(session) -> str | None:
+    """The key of a session that exists, or ``None``.
+
+    A session store reports the cookie's value as its key until the session is
+    loaded; loading drops a key with no stored session (deleted, expired, rotated
+    away by ``login()``, or made up). So the store is loaded first: a dead or
+    forged cookie is a client without a session.
+    """
+    session.keys()  # loads the session (once per request)
+    return session.session_key
+
+
 def session_scope(request: HttpRequest, route: str) -> Scope:
     session = getattr(request, "session", None)
     if session is None:
         return ip_scope(request, route)
     # No session is created here: only a passed check makes one (with_subject).
-    return Scope("session", session.session_key or "", route, _user_id(request))
+    return Scope("session", session_key_of(session) or "", route, _user_id(request))
 
 
 def user_scope(request: HttpRequest, route: str) -> Scope:

@@ -24,6 +24,7 @@ from django.utils.crypto import salted_hmac
 from .client import CaptchaLaClient, ServerToken
 from .conf import app_settings
 from .ip import get_client_ip
+from .scopes import session_key_of
 
 logger = logging.getLogger("captchala_django.server_tokens")
 
@@ -44,10 +45,11 @@ class BudgetExceeded(Exception):
 def client_id(request: HttpRequest) -> str:
     """Who spends the budget: the session when there is one, else the client address.
 
-    Never creates a session, so a cookieless client is counted by address.
+    Never creates a session, so a cookieless client is counted by address; nor
+    trusts a cookie whose session does not exist, so made-up cookies share it.
     """
     session = getattr(request, "session", None)
-    key = getattr(session, "session_key", None)
+    key = session_key_of(session) if session is not None else None
     subject = f"s:{key}" if key else f"ip:{get_client_ip(request) or 'unknown'}"
     return salted_hmac("captchala_django.budget", subject, algorithm="sha256").hexdigest()[:32]
 

@@ -380,6 +380,48 @@ def test_a_valid_verdict_makes_the_session_and_the_pass_rides_on_it(captchala_sa
     assert captchala_sandbox.count("validate") == 1
 
 
+def test_a_session_rotated_away_keeps_no_checkpoint(captchala_sandbox):
+    """An old (or stolen) cookie stops working once its session is gone: flushed by
+    logout, rotated by login, expired. A made-up cookie is a client without a session."""
+    client = session_client()
+    old_key = client.session.session_key
+    assert (
+        client.post(
+            "/transfer/", {"captchala_token": captchala_sandbox.mint_pass_token()}, **JSON
+        ).status_code
+        == 200
+    )
+    assert client.post("/transfer/", {}, **JSON).status_code == 200  # rides the pass
+    Session.objects.filter(session_key=old_key).delete()  # what logout()/login() do
+    assert client.post("/transfer/", {}, **JSON).status_code == 403
+    assert Checkpoint.objects.filter(status="passed").count() == 1  # the dead session's row
+
+
+def test_made_up_session_cookies_add_no_rows_and_share_one_budget(captchala_sandbox, settings):
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 3
+    for i in range(10):
+        bot = Client(REMOTE_ADDR="198.51.100.30")
+        bot.cookies["sessionid"] = f"made-up-session-{i:04d}-abcdefghij"
+        bot.post("/login/", {"username": "a", "password": "b", "captchala_token": f"{FORGED}{i}"})
+        bot.post("/captchala/server-token/", {"action": "login"})
+    assert Checkpoint.objects.count() == 1  # the login route's row for sessionless clients
+    assert Session.objects.count() == 0
+    assert captchala_sandbox.count("issue") == 3  # one address, one budget
+
+
+def test_the_admin_login_template_renders_the_check():
+    html = Client().get("/secure-admin/login/").content.decode()
+    assert "data-captchala" in html and 'name="username"' in html and 'name="password"' in html
+
+
+def test_short_secret_field_names_are_not_echoed_either():
+    posted = {"amount": "7", "pwd": "p-111111", "card_cvv": "c-222222", "otp": "o-333333"}
+    posted |= {"shipping": "Main street 1"}  # "pin" inside a word is not a secret
+    html = Client().post("/pay/", posted, **HTML).content.decode()
+    carried = set(hidden_inputs(html)) - {"csrfmiddlewaretoken", "captchala_token"}
+    assert carried == {"amount", "shipping"}
+
+
 # ----------------------------------------------------------------- 9. HEAD is GET
 
 

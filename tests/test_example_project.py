@@ -51,3 +51,21 @@ def test_demo_sandbox_panel_switches_faults(demo_server):
     assert switched.status_code == 200 and 'id="sandbox-mode">error<' in switched.text
     stats = requests.get(demo_server + "/captchala-sandbox/sandbox/stats", timeout=10).json()
     assert stats["data"]["faults"]["mode"] == "error"
+
+
+def test_demo_admin_login_takes_the_check(demo_server):
+    """Password guesses against staff accounts need a solve each, like the site's own login."""
+    session = requests.Session()
+    page = session.get(demo_server + "/admin/login/", timeout=10)
+    assert page.status_code == 200 and "data-captchala" in page.text
+    csrf = session.cookies["csrftoken"]
+    login = {"username": "admin", "password": "admin", "csrfmiddlewaretoken": csrf}
+    refused = session.post(demo_server + "/admin/login/", data=login, timeout=10)
+    assert refused.status_code == 200 and "sessionid" not in session.cookies
+    base = demo_server + "/captchala-sandbox"
+    token = requests.post(base + "/sandbox/mint", json={"action": "login"}, timeout=10)
+    login["captchala_token"] = token.json()["data"]["token"]
+    done = session.post(
+        demo_server + "/admin/login/", data=login, timeout=10, allow_redirects=False
+    )
+    assert done.status_code == 302

@@ -88,6 +88,7 @@ class ResetView(PasswordResetView):
 
 class SecureAdminSite(admin.AdminSite):
     login_form = AdminLoginForm
+    login_template = "captchala_django/admin_login.html"
 
 
 secure_admin = SecureAdminSite(name="secure_admin")

@@ -4,7 +4,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from demo import views
-from demo.forms import LoginForm
+from demo.forms import AdminLoginForm, LoginForm
+
+# The admin login is a login form like any other: it takes the check too.
+admin.site.login_form = AdminLoginForm
+admin.site.login_template = "captchala_django/admin_login.html"
 
 urlpatterns = [
     path("", views.home, name="home"),
