@@ -13,7 +13,7 @@ from django.db import connection
 
 from bench.db import prepare
 from bench.workers import write_until
-from captchala_django.checkpoints import cleanup
+from captchala_django.cleanup import cleanup
 from captchala_django.models import Checkpoint, CheckpointEvent
 
 ROWS = 1_000_000

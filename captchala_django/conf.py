@@ -74,6 +74,24 @@ _SPECS = [
         doc="server tokens one client may cause to be issued a minute",
     ),
     Setting("CAPTCHALA_CACHE", "str", "default", doc="cache alias for the server-token budget"),
+    Setting(
+        "CAPTCHALA_CLAIM_MARGIN",
+        "float",
+        2.0,
+        doc="seconds beyond the timeout a duplicate waits for the claim in flight",
+    ),
+    Setting(
+        "CAPTCHALA_CLAIM_ABANDONED_AFTER",
+        "float",
+        60.0,
+        doc="seconds after which a claim in flight belongs to a worker that died",
+    ),
+    Setting(
+        "CAPTCHALA_WRITE_STRATEGY",
+        "str",
+        None,
+        doc='None: the best write for the database; "portable": the ORM compare-and-set',
+    ),
 ]
 SETTINGS: dict[str, Setting] = {s.name: s for s in _SPECS}
 

@@ -24,7 +24,7 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
-from .conf import get_setting
+from .conf import app_settings
 from .ip import get_client_ip
 
 ScopeArg = Union[None, str, "Scope", Callable[[HttpRequest], "str | Scope"]]
@@ -32,6 +32,9 @@ ScopeArg = Union[None, str, "Scope", Callable[[HttpRequest], "str | Scope"]]
 
 @dataclass(frozen=True)
 class Scope:
+    """A kind, its subject and a route. ``user_id`` is set by the ``user`` scope; for
+    the others the user is resolved only when a checkpoint row is written."""
+
     kind: str
     subject: str = field(repr=False)
     route: str = ""
@@ -56,7 +59,8 @@ def route_of(request: HttpRequest) -> str:
     return request.path[:200]
 
 
-def _user_id(request: HttpRequest) -> int | None:
+def user_id_of(request: HttpRequest) -> int | None:
+    """The authenticated user's id, or ``None`` (resolves ``request.user``)."""
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return user.pk
@@ -80,18 +84,20 @@ def session_scope(request: HttpRequest, route: str) -> Scope:
     if session is None:
         return ip_scope(request, route)
     # No session is created here: only a passed check makes one (with_subject).
-    return Scope("session", session_key_of(session) or "", route, _user_id(request))
+    # No user lookup here: this runs on every guarded request (the fast path), and the
+    # user is resolved only when a row is written.
+    return Scope("session", session_key_of(session) or "", route)
 
 
 def user_scope(request: HttpRequest, route: str) -> Scope:
-    user_id = _user_id(request)
+    user_id = user_id_of(request)
     if user_id is None:
         return session_scope(request, route)
     return Scope("user", str(user_id), route, user_id)
 
 
 def ip_scope(request: HttpRequest, route: str) -> Scope:
-    return Scope("ip", get_client_ip(request) or "unknown", route, _user_id(request))
+    return Scope("ip", get_client_ip(request) or "unknown", route)
 
 
 BUILTIN = {"session": session_scope, "user": user_scope, "ip": ip_scope}
@@ -103,7 +109,7 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
         return scope
     route = route if route is not None else route_of(request)
     if scope is None:
-        scope = get_setting("CAPTCHALA_DEFAULT_SCOPE")
+        scope = app_settings.DEFAULT_SCOPE
     if isinstance(scope, str):
         if scope in BUILTIN:
             return BUILTIN[scope](request, route)
@@ -111,7 +117,7 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
     value = scope(request)
     if isinstance(value, Scope):
         return value
-    return Scope("custom", str(value), route, _user_id(request))
+    return Scope("custom", str(value), route)
 
 
 def with_subject(request: HttpRequest, scope: Scope) -> Scope:

@@ -3,6 +3,7 @@ import traceback
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from captchala_django.client import reset_session
 from tests.demo_server import demo_server, module_demo_server  # noqa: F401 - fixtures
@@ -65,6 +66,24 @@ def no_secrets_in_logs(request, monkeypatch):
     forbidden = {s for s in forbidden if s and len(s) >= 12}
     leaks = secrets_in(handler.texts, forbidden)
     assert not leaks, f"log records leak a secret or pass token: {leaks[:3]}"
+
+
+@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
+def strategy(request, settings):
+    """Run a test with the database's upsert and with the portable compare-and-set."""
+    options = connection.settings_dict.get("OPTIONS", {})
+    if (
+        request.param == "portable"
+        and connection.vendor == "sqlite"
+        and options.get("transaction_mode") != "IMMEDIATE"
+    ):
+        pytest.skip(
+            "SQLite without transaction_mode=IMMEDIATE (Django < 5.1) fails read-then-write "
+            "transactions at once with 'database is locked'; the SQLite upsert path starts "
+            "with its write and is what runs there"
+        )
+    settings.CAPTCHALA_WRITE_STRATEGY = request.param
+    return request.param
 
 
 @pytest.fixture(autouse=True)

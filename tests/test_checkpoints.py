@@ -16,13 +16,6 @@ from tests.helpers import make_request, scope
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
 
-@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
-def strategy(request, monkeypatch):
-    """Run a test with the database's upsert and with the portable compare-and-set."""
-    monkeypatch.setattr(checkpoints, "WRITE_STRATEGY", request.param)
-    return request.param
-
-
 def kinds(checkpoint):
     return list(checkpoint.events.order_by("id").values_list("kind", flat=True))
 

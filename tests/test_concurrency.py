@@ -8,30 +8,13 @@ import pytest
 from django.db import connection, connections
 
 from captchala_django import checkpoints
-from captchala_django.checkpoints import verify_and_record
+from captchala_django.checkpoints import ledger, verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
 from tests.factories import CheckpointFactory
 from tests.helpers import make_request, scope
 from tests.workers import write_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
-def strategy(request, monkeypatch):
-    options = connection.settings_dict.get("OPTIONS", {})
-    if (
-        request.param == "portable"
-        and connection.vendor == "sqlite"
-        and options.get("transaction_mode") != "IMMEDIATE"
-    ):
-        pytest.skip(
-            "SQLite without transaction_mode=IMMEDIATE (Django < 5.1) fails read-then-write "
-            "transactions at once with 'database is locked'; the SQLite upsert path starts "
-            "with its write and is what runs there"
-        )
-    monkeypatch.setattr(checkpoints, "WRITE_STRATEGY", request.param)
-    return request.param
 
 
 def run_threads(n, target):
@@ -200,7 +183,7 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
     claim = _pending_claim(token, subject="")  # the anonymous scope of this route
     results, errors = [], []
     polling = threading.Event()
-    read_ledger = checkpoints._ledger
+    read_ledger = ledger.read
 
     def observed(att):
         # Calls through; the second read is the waiter polling the claim.
@@ -210,7 +193,7 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
         return read_ledger(att)
 
     observed.calls = 0
-    monkeypatch.setattr(checkpoints, "_ledger", observed)
+    monkeypatch.setattr(ledger, "read", observed)
 
     def waiter():
         try:
@@ -255,7 +238,7 @@ def test_claim_in_flight_past_the_deadline_is_a_timeout_not_a_second_call(
 ):
     """If the other worker neither finishes nor is stale yet, the waiter gives up bounded."""
     settings.CAPTCHALA_TIMEOUT = 0.2
-    monkeypatch.setattr(checkpoints, "CLAIM_MARGIN", 0.1)
+    settings.CAPTCHALA_CLAIM_MARGIN = 0.1
     token = captchala_sandbox.mint_pass_token()
     claim = _pending_claim(token)
     # Keep the claim looking fresh while the waiter polls, as a live worker's would.

@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
-from captchala_django import checkpoints, signals
+from captchala_django import signals
 from captchala_django.checkpoints import verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
 from tests.helpers import make_request, scope
@@ -31,12 +31,6 @@ class FailCheckpointWrites:
             self.raised += 1
             raise OperationalError("injected fault: server closed the connection")
         return execute(sql, params, many, context)
-
-
-@pytest.fixture(params=[None, "portable"], ids=["upsert", "portable"])
-def strategy(request, monkeypatch):
-    monkeypatch.setattr(checkpoints, "WRITE_STRATEGY", request.param)
-    return request.param
 
 
 @pytest.fixture

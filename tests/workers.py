@@ -13,9 +13,7 @@ def setup_worker(db_settings: dict, sandbox_url: str, strategy: str | None) -> N
 
     connections["default"].settings_dict.update(db_settings)
     settings.CAPTCHALA_API_URL = sandbox_url
-    from captchala_django import checkpoints
-
-    checkpoints.WRITE_STRATEGY = strategy
+    settings.CAPTCHALA_WRITE_STRATEGY = strategy
 
 
 def write_many(worker: int, db_settings, sandbox_url, strategy, subjects, rounds, barrier, out):

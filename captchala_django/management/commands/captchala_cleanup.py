@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from captchala_django.checkpoints import cleanup
+from captchala_django.cleanup import cleanup
 
 from ._durations import duration
 

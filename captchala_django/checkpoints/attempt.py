@@ -1,0 +1,117 @@
+"""What one check knows, gathered once, and the small helpers every step shares."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.db import connections, router
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..ip import get_client_ip
+from ..models import Checkpoint
+from ..scopes import Scope, ScopeArg, resolve_scope, user_id_of
+
+
+def token_digest(pass_token: str) -> str:
+    """HMAC-SHA256 of a pass token keyed by the app secret: what is stored, never the token."""
+    key = app_settings.APP_SECRET.encode()
+    return hmac.new(key, pass_token.encode(), hashlib.sha256).hexdigest()
+
+
+def db_alias() -> str:
+    """The database every trust decision reads from and writes to (never a replica)."""
+    return router.db_for_write(Checkpoint)
+
+
+def request_id_of(request: HttpRequest | None) -> str:
+    """``X-Request-ID`` when sane, else a generated id; kept on the request."""
+    if request is None:
+        return uuid.uuid4().hex
+    cached = getattr(request, "_captchala_request_id", None)
+    if cached:
+        return cached
+    given = request.META.get("HTTP_X_REQUEST_ID", "")
+    if not (0 < len(given) <= 64 and all("!" <= ch <= "~" for ch in given)):
+        given = uuid.uuid4().hex
+    request._captchala_request_id = given
+    return given
+
+
+def aware(value: Any, db: str) -> Any:
+    """A datetime read back from ``db`` (raw SQL may give text or naive values), made aware."""
+    if isinstance(value, str):
+        connection = connections[db]
+        value = connection.ops.convert_datetimefield_value(value, None, connection)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
+
+
+@dataclass
+class Attempt:
+    """Everything one check knows, gathered once."""
+
+    request: HttpRequest | None
+    scope: Scope
+    client_ip: str | None
+    request_id: str
+    db: str
+    action: str | None
+    ttl: int
+    #: Whether a pass already recorded (checkpoint or ledger) may answer this check.
+    reuse: bool = True
+    digest: str = ""
+    #: ``offline_`` tokens are checked at the backup URL: never under a fail-open policy.
+    offline: bool = False
+    #: Whether this attempt owns (or could not make) the ledger claim, and so writes it.
+    owns_claim: bool = True
+    #: The scope key the claim was made for (an anonymous scope becomes a session's).
+    claim_key: str = ""
+    #: Release the claim instead of finishing it: the provider gave no verdict.
+    release: bool = False
+    started: float = field(default_factory=time.monotonic)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        request: HttpRequest,
+        scope: ScopeArg,
+        action: str | None,
+        ttl: int | None,
+        route: str | None,
+        reuse: bool,
+    ) -> Attempt:
+        return cls(
+            request=request,
+            scope=resolve_scope(request, scope, route),
+            client_ip=get_client_ip(request),
+            request_id=request_id_of(request),
+            db=db_alias(),
+            action=action,
+            ttl=int(ttl if ttl is not None else app_settings.CHECKPOINT_TTL),
+            reuse=reuse,
+        )
+
+    @property
+    def user_id(self) -> int | None:
+        """The user the checkpoint row names: resolved only when a row is written."""
+        if self.scope.user_id is not None or self.request is None:
+            return self.scope.user_id
+        return user_id_of(self.request)
+
+    def event(self, kind: str, **values: Any) -> None:
+        values.setdefault("created_at", timezone.now())
+        values["detail"] = str(values.get("detail", ""))[:200]
+        self.events.append({"kind": kind, **values})

@@ -1,0 +1,306 @@
+"""The flow of one check (:func:`verify_and_record`) and its decision (:func:`finish`).
+
+Never raises for bad input, provider trouble or database trouble: each
+becomes an :class:`~.outcome.Outcome` with its failure class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest
+
+from ..client import CaptchaLaClient, ValidationResult, printable, token_format_error, token_hint
+from ..conf import app_settings
+from ..exceptions import (
+    ConfigurationError,
+    PersistenceError,
+    ProviderResponseError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from ..models import Checkpoint, CheckpointEvent, EventKind, FailureClass, Status
+from ..scopes import ScopeArg, with_subject
+from . import ledger, telemetry
+from .attempt import Attempt, token_digest
+from .lookup import fetch_passed
+from .outcome import Outcome
+from .write import strategy, write
+
+
+def skips_check(request: HttpRequest | None) -> bool:
+    """Whether ``CAPTCHALA_SKIP_FOR_STAFF`` lets this request's user skip the check."""
+    if request is None or not app_settings.SKIP_FOR_STAFF:
+        return False
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def verify_and_record(
+    request: HttpRequest,
+    pass_token: str | None,
+    scope: ScopeArg = None,
+    action: str | None = None,
+    *,
+    ttl: int | None = None,
+    route: str | None = None,
+    fast_path: bool = True,
+    reuse: bool = True,
+) -> Outcome:
+    """Check ``pass_token`` for the request's scope and record the outcome.
+
+    A ``ConfigurationError`` is an outcome too (denied, logged at ERROR).
+    ``fast_path=False`` skips the lookup of a passed checkpoint, for callers
+    that have just made it (``get_passed``). ``reuse=False`` is for front doors
+    whose pass covers one submission (the form and serializer fields): no
+    checkpoint answers for the token, and a token that already let a submission
+    through is a ``replay``.
+    """
+    att = Attempt.of(request, scope, action, ttl, route, reuse)
+    if skips_check(request):
+        return _note(att, Outcome(allowed=True, code="staff_skip"))
+    reason = token_format_error(pass_token)
+    if reason:
+        att.event(EventKind.TOKEN_RECEIVED, detail=reason)
+        return finish(att, FailureClass.VALIDATION, code=reason)
+    token = str(pass_token)  # token_format_error() accepted it: a non-empty str
+    att.offline = token.startswith("offline_")
+    att.event(EventKind.TOKEN_RECEIVED, detail=token_hint(token))
+    if fast_path and reuse and not att.scope.anonymous:
+        passed = _fast_path(att)
+        if passed is not None:
+            return passed
+    try:
+        att.digest = token_digest(token)
+    except ConfigurationError as exc:
+        return finish(att, FailureClass.CONFIGURATION, code="configuration", error=exc)
+    answered = _claim(att)
+    if answered is not None:
+        return answered
+    with ledger.in_flight(att):
+        return _verify(att, token)
+
+
+def _fast_path(att: Attempt) -> Outcome | None:
+    try:
+        passed = fetch_passed(att.db, att.scope.key)
+    except DatabaseError as exc:
+        telemetry.logger.warning("checkpoint fast path failed (%s); verifying", type(exc).__name__)
+        return None
+    if passed is None:
+        return None
+    outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+    telemetry.log(att, outcome)
+    return outcome
+
+
+def _claim(att: Attempt) -> Outcome | None:
+    """Claim the token; an outcome when the ledger answers instead of the provider."""
+    att.claim_key = att.scope.key
+    claimed, row = ledger.claim(att, strategy(att.db))
+    if claimed or row is None:
+        return None
+    if row["scope_key"] != att.scope.key:
+        att.owns_claim = False
+        return finish(att, FailureClass.REPLAY, code="token_replayed")
+    if row["state"] == "pending":
+        row = ledger.await_claim(att, row)
+    if row["state"] == "done":
+        return _from_ledger(att, ledger.answer(att, row))
+    if not ledger.take_over(att, row):
+        att.owns_claim = False
+        return finish(att, FailureClass.TIMEOUT, code="claim_in_flight", lenient=_fail_open(att))
+    return None
+
+
+def _from_ledger(att: Attempt, answer: ledger.Answer) -> Outcome:
+    """Every answer taken from the ledger is recorded: as a write, or as events."""
+    if answer.kind == "write":
+        return finish(att, None, code="ok", from_ledger=True)
+    if answer.kind == "note" and answer.outcome is not None:
+        return _note(att, answer.outcome)
+    att.owns_claim = False
+    return finish(att, FailureClass.REPLAY, code=answer.code, from_ledger=True)
+
+
+def _verify(att: Attempt, token: str) -> Outcome:
+    """Ask the provider (no transaction open) and turn the reply into an outcome."""
+    att.event(EventKind.VALIDATE_SENT, detail=token_hint(token))
+    try:
+        result = CaptchaLaClient().validate(token, att.client_ip, action=att.action)
+    except (ConfigurationError, ProviderUnavailable, ProviderResponseError) as exc:
+        return _no_verdict(att, exc)
+    att.event(
+        EventKind.VALIDATE_RESPONSE,
+        detail=result.code,
+        latency_ms=int(result.latency_ms),
+        status_code=200 if result.called else None,
+    )
+    if result.valid and not result.called:
+        # An unverifiable client_ token let in by CAPTCHALA_ACCEPT_CLIENT_ONLY: a
+        # policy's answer, never a pass.
+        return finish(att, FailureClass.VALIDATION, code=result.code, lenient=True, result=result)
+    if result.valid:
+        return finish(att, None, code=result.code, provider_called=True, result=result)
+    if result.degraded:
+        accept = bool(app_settings.ACCEPT_DEGRADED)
+        return finish(
+            att,
+            FailureClass.PROVIDER,
+            code=result.code,
+            provider_called=True,
+            lenient=accept,
+            result=result,
+        )
+    return finish(
+        att, FailureClass.VALIDATION, code=result.code, provider_called=result.called, result=result
+    )
+
+
+def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
+    """The provider gave no verdict: the claim is released for a later try."""
+    att.release = True
+    if isinstance(exc, ConfigurationError):
+        failure, code, lenient = FailureClass.CONFIGURATION, exc.code or "configuration", False
+    elif isinstance(exc, ProviderTimeout):
+        failure, code, lenient = FailureClass.TIMEOUT, "timeout", _fail_open(att)
+    else:
+        failure, code, lenient = (
+            FailureClass.PROVIDER,
+            _code(exc, "provider_error"),
+            _fail_open(att),
+        )
+    att.event(EventKind.VALIDATE_RESPONSE, detail=code, status_code=getattr(exc, "status", None))
+    return finish(att, failure, code=code, provider_called=True, lenient=lenient, error=exc)
+
+
+def _code(exc: Exception, default: str) -> str:
+    return getattr(exc, "code", "") or default
+
+
+def _fail_open(att: Attempt) -> bool:
+    """``CAPTCHALA_ON_PROVIDER_ERROR = "allow"``, for the primary API only: the
+    ``offline_`` prefix is the client's choice and must not select a fail-open path."""
+    return app_settings.ON_PROVIDER_ERROR == "allow" and not att.offline
+
+
+def finish(
+    att: Attempt,
+    failure: str | None,
+    *,
+    code: str,
+    provider_called: bool = False,
+    lenient: bool = False,
+    from_ledger: bool = False,
+    result: ValidationResult | None = None,
+    error: Exception | None = None,
+) -> Outcome:
+    """Decide, write the outcome, log it and signal it.
+
+    ``failure is None`` is a verified pass. A failure is denied unless a policy
+    lets it through (``lenient``): then it is allowed *degraded*, recorded as the
+    failure it is, and never becomes a pass or a reusable ledger answer.
+    """
+    verified = failure is None
+    allowed = verified or lenient
+    outcome = Outcome(
+        allowed=allowed,
+        failure_class=str(failure) if failure else None,
+        degraded=allowed and not verified,
+        code=printable(code),
+        provider_called=provider_called,
+        from_ledger=from_ledger,
+        result=result,
+    )
+    if verified and att.request is not None:
+        # The client earns a session (and a pass on it) only now.
+        att.scope = with_subject(att.request, att.scope)
+    att.event(
+        EventKind.DECISION,
+        decision=outcome.decision,
+        failure_class=failure or "",
+        detail=outcome.code,
+    )
+    try:
+        outcome = replace(outcome, checkpoint=write(att, outcome))
+    except PersistenceError as exc:
+        outcome = _persistence_failed(att, outcome, exc)
+    telemetry.log(att, outcome, error=error)
+    telemetry.signal(att, outcome)
+    return outcome
+
+
+def _persistence_failed(att: Attempt, outcome: Outcome, exc: Exception) -> Outcome:
+    telemetry.logger.error(
+        "checkpoint write failed twice (%s) scope_kind=%s route=%s request_id=%s",
+        exc,
+        att.scope.kind,
+        att.scope.route,
+        att.request_id,
+        extra={"captchala": {"event": EventKind.PERSIST_FAILED, "request_id": att.request_id}},
+    )
+    if outcome.failure_class is not None:
+        # Bad token (or provider trouble): the verdict stands, only unrecorded.
+        outcome = replace(outcome, persisted=False)
+    else:
+        allowed = app_settings.ON_PERSISTENCE_ERROR == "allow"
+        outcome = replace(
+            outcome,
+            allowed=allowed,
+            degraded=allowed,
+            failure_class=str(FailureClass.PERSISTENCE),
+            persisted=False,
+        )
+    ledger.settle_after_failure(att, outcome)
+    return outcome
+
+
+def _note(att: Attempt, outcome: Outcome) -> Outcome:
+    """Record a decision as events only: the checkpoint's state and version stay.
+
+    For a staff skip (never a pass, so it opens nothing for anyone sharing the
+    scope) and for answers repeated from the ledger.
+    """
+    att.event(
+        EventKind.DECISION,
+        decision=outcome.decision,
+        failure_class=outcome.failure_class or "",
+        detail=outcome.code,
+    )
+    try:
+        with transaction.atomic(using=att.db):
+            checkpoint = outcome.checkpoint or _pending_row(att)
+            CheckpointEvent.objects.using(att.db).bulk_create(
+                CheckpointEvent(
+                    checkpoint_id=checkpoint.pk,
+                    version=checkpoint.version,
+                    request_id=att.request_id,
+                    **event,
+                )
+                for event in att.events
+            )
+        outcome = replace(outcome, checkpoint=checkpoint)
+    except DatabaseError as exc:
+        telemetry.logger.warning(
+            "could not record a %s decision (%s)", outcome.code, type(exc).__name__
+        )
+        outcome = replace(outcome, persisted=False)
+    telemetry.log(att, outcome)
+    return outcome
+
+
+def _pending_row(att: Attempt) -> Checkpoint:
+    """The scope's checkpoint, made ``pending`` (no pass, no expiry) if it has none."""
+    checkpoint, _ = Checkpoint.objects.using(att.db).get_or_create(
+        scope_key=att.scope.key,
+        defaults={
+            "scope_kind": att.scope.kind,
+            "route": att.scope.route[:200],
+            "user_id": att.user_id,
+            "status": Status.PENDING,
+            "client_ip": att.client_ip,
+            "request_id": att.request_id,
+        },
+    )
+    return checkpoint

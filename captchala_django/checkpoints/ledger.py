@@ -1,0 +1,272 @@
+"""The replay ledger: one row per pass token ever seen (by digest), claimed before the
+provider is asked.
+
+Claiming is one insert that may conflict. The conflict tells the cases apart:
+a claim for another scope is a replay; a claim still in flight is waited for
+(bounded), so a token is never sent to the provider twice; a finished claim
+of this scope answers only as an idempotent retry (:func:`answer`). The
+claim is finished with the outcome by the writer, or released when the
+provider gave no verdict, so that a retry asks the provider again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..models import ClaimState, FailureClass, PassToken
+from .attempt import Attempt, aware
+from .lookup import fetch_passed
+from .outcome import Outcome
+
+logger = logging.getLogger("captchala_django.checkpoints")
+
+TABLE = PassToken._meta.db_table
+COLUMNS = (
+    "token_digest",
+    "scope_key",
+    "state",
+    "allowed",
+    "degraded",
+    "failure_class",
+    "code",
+    "created_at",
+    "expires_at",
+)
+#: The columns that finishing a claim sets.
+FINISH = ("scope_key", "state", "allowed", "degraded", "failure_class", "code")
+_READ = ("id", "scope_key", "state", "allowed", "degraded", "failure_class", "code", "created_at")
+
+# Claims in flight in this process, so that a duplicate here wakes at once.
+_inflight_lock = threading.Lock()
+_inflight: dict[str, threading.Event] = {}
+
+
+def retry_window() -> float:
+    """Seconds after its claim that a resubmitted token is answered as a retry
+    (``CAPTCHALA_RETRY_WINDOW``, default: the provider timeout plus 5 s)."""
+    window = app_settings.RETRY_WINDOW
+    if window is None:
+        return float(app_settings.TIMEOUT) + 5.0
+    return float(window)
+
+
+def row_for(att: Attempt, outcome: Outcome | None = None) -> dict[str, Any]:
+    """The ledger row of this attempt: a claim, or (with ``outcome``) a finished one."""
+    now = timezone.now()
+    return {
+        "token_digest": att.digest,
+        "scope_key": att.scope.key,
+        "state": ClaimState.PENDING if outcome is None else ClaimState.DONE,
+        "allowed": None if outcome is None else outcome.allowed,
+        "degraded": False if outcome is None else outcome.degraded,
+        "failure_class": "" if outcome is None else outcome.failure_class or "",
+        "code": "" if outcome is None else outcome.code[:64],
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=app_settings.LEDGER_TTL),
+    }
+
+
+def _sql_values(att: Attempt, row: dict[str, Any]) -> list[Any]:
+    adapt = connections[att.db].ops.adapt_datetimefield_value
+    return [adapt(row[n]) if isinstance(row[n], datetime) else row[n] for n in COLUMNS]
+
+
+# --------------------------------------------------------------------------- claim
+
+
+def claim(att: Attempt, strategy: str) -> tuple[bool, dict[str, Any] | None]:
+    """Claim the token. ``(True, None)``: ours; ``(False, row)``: someone's; ``(False, None)``:
+    the ledger is unreachable (we go on without it)."""
+    row = row_for(att)
+    try:
+        if strategy == "portable":
+            try:
+                with transaction.atomic(using=att.db):
+                    PassToken.objects.using(att.db).create(**row)
+                return True, None
+            except IntegrityError:
+                pass
+        else:
+            with connections[att.db].cursor() as cursor:
+                # (2) the claim: one insert that may conflict.
+                cursor.execute(
+                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+                    "ON CONFLICT (token_digest) DO NOTHING RETURNING id",
+                    _sql_values(att, row),
+                )
+                if cursor.fetchone() is not None:
+                    return True, None
+        return False, read(att)
+    except DatabaseError as exc:
+        logger.warning(
+            "replay ledger unavailable (%s); verifying without a claim request_id=%s",
+            type(exc).__name__,
+            att.request_id,
+        )
+        return False, None
+
+
+def read(att: Attempt) -> dict[str, Any] | None:
+    return PassToken.objects.using(att.db).filter(token_digest=att.digest).values(*_READ).first()
+
+
+@contextmanager
+def in_flight(att: Attempt) -> Iterator[None]:
+    """While the provider is asked: duplicates in this process wait on an event."""
+    event = threading.Event()
+    with _inflight_lock:
+        _inflight[att.digest] = event
+    try:
+        yield
+    finally:
+        with _inflight_lock:
+            _inflight.pop(att.digest, None)
+        event.set()
+
+
+def await_claim(att: Attempt, row: dict[str, Any]) -> dict[str, Any]:
+    """Wait (bounded by the provider timeout plus the claim margin) for the worker
+    validating this very token to finish; ``state == "released"`` if it let go."""
+    deadline_in = float(app_settings.TIMEOUT) + float(app_settings.CLAIM_MARGIN)
+    age = (timezone.now() - aware(row["created_at"], att.db)).total_seconds()
+    deadline = time.monotonic() + max(0.0, deadline_in - age)
+    delay = 0.005
+    while row["state"] == ClaimState.PENDING and time.monotonic() < deadline:
+        with _inflight_lock:
+            event = _inflight.get(att.digest)
+        if event is not None:
+            event.wait(delay)
+        else:
+            time.sleep(delay)  # another process holds the claim: poll the ledger
+        delay = min(delay * 2, 0.1)
+        fresh = read(att)
+        if fresh is None:  # the claim was released: it is ours to take
+            return {**row, "state": "released"}
+        row = fresh
+    return row
+
+
+def take_over(att: Attempt, row: dict[str, Any]) -> bool:
+    """Take a released claim, or one abandoned for ``CAPTCHALA_CLAIM_ABANDONED_AFTER``
+    seconds by a worker that died; True if it is now ours."""
+    tokens = PassToken.objects.using(att.db)
+    try:
+        if row["state"] == "released":
+            try:
+                with transaction.atomic(using=att.db):
+                    tokens.create(**row_for(att))
+                return True
+            except IntegrityError:
+                return False
+        created = aware(row["created_at"], att.db)
+        if (timezone.now() - created).total_seconds() < float(app_settings.CLAIM_ABANDONED_AFTER):
+            return False  # still a live worker's: never send the token twice
+        return bool(
+            tokens.filter(
+                id=row["id"], state=ClaimState.PENDING, created_at=row["created_at"]
+            ).update(created_at=timezone.now())
+        )
+    except DatabaseError:
+        return False
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a finished claim of this scope says about a resubmitted token.
+
+    ``kind``: ``"write"`` (a valid verdict whose write failed: write it now),
+    ``"note"`` (answer ``outcome`` and record it as an event), or ``"replay"``
+    (refuse with ``code``).
+    """
+
+    kind: str
+    outcome: Outcome | None = None
+    code: str = ""
+
+
+def answer(att: Attempt, row: dict[str, Any]) -> Answer:
+    """Within the retry window a resubmission is answered as an idempotent retry:
+    a denial is repeated; a valid verdict whose write failed is written now (for
+    a one-submission front door only if that submission was not let through);
+    a pass is answered only while the checkpoint still holds it, and only at a
+    checkpoint front door. Anything else is a replay: refused, no provider call.
+    """
+    if row["scope_key"] != att.claim_key:
+        # Finished for another scope while we waited (a client without a session
+        # that passed got its own session scope): never an answer for this one.
+        return Answer("replay", code="token_replayed")
+    age = (timezone.now() - aware(row["created_at"], att.db)).total_seconds()
+    in_window = age <= retry_window()
+    stored = row["failure_class"] or None
+    if in_window and stored == FailureClass.PERSISTENCE:
+        if att.reuse or not row["allowed"]:
+            return Answer("write")
+    elif in_window and not row["allowed"]:
+        denied = Outcome(allowed=False, failure_class=stored, code=row["code"], from_ledger=True)
+        return Answer("note", denied)
+    elif in_window and att.reuse and stored is None:
+        passed = fetch_passed(att.db, att.scope.key)
+        if passed is not None and passed.token_digest == att.digest:
+            retry = Outcome(allowed=True, checkpoint=passed, code="ledger_retry", from_ledger=True)
+            return Answer("note", retry)
+    return Answer("replay", code="token_reused")
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+def finish_sql(att: Attempt, outcome: Outcome) -> tuple[str, list[Any]]:
+    """Finish our claim with ``outcome`` (an upsert, so a claim the ledger could not take
+    is written now) or release it: one statement, for the SQL write dialects."""
+    if att.release:
+        return (
+            f"DELETE FROM {TABLE} WHERE token_digest = %s AND scope_key = %s AND state = %s",
+            [att.digest, att.claim_key, ClaimState.PENDING.value],
+        )
+    sets = ", ".join(f"{name} = excluded.{name}" for name in FINISH)
+    sql = (
+        f"INSERT INTO {TABLE} AS p ({', '.join(COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+        f"ON CONFLICT (token_digest) DO UPDATE SET {sets} WHERE p.scope_key = %s"
+    )
+    return sql, [*_sql_values(att, row_for(att, outcome)), att.claim_key]
+
+
+def finish_orm(att: Attempt, outcome: Outcome) -> None:
+    """The same as :func:`finish_sql` through the ORM (portable writer, after a failed write)."""
+    tokens = PassToken.objects.using(att.db)
+    claimed = tokens.filter(token_digest=att.digest, scope_key=att.claim_key)
+    if att.release:
+        claimed.filter(state=ClaimState.PENDING).delete()
+        return
+    row = row_for(att, outcome)
+    finished = claimed.update(**{name: row[name] for name in FINISH})
+    if not finished and not tokens.filter(token_digest=att.digest).exists():
+        tokens.create(**row)
+
+
+def settle_after_failure(att: Attempt, outcome: Outcome) -> None:
+    """After the checkpoint write failed, finish or release the claim on its own (best
+    effort): a retry within the window then gets the answer without a provider call.
+    If even this fails, the claim is taken over once abandoned."""
+    if not (att.digest and att.owns_claim):
+        return
+    try:
+        finish_orm(att, outcome)
+    except DatabaseError as exc:
+        logger.warning("could not record the answer on the ledger (%s)", type(exc).__name__)
