@@ -36,9 +36,10 @@ from django.utils.translation import gettext as _
 from django.views.debug import SafeExceptionReporterFilter
 
 from . import guard as guard_core
-from .conf import get_setting
-from .guard import TOKEN_HEADER, guarded_methods
+from .conf import app_settings
+from .guard import guarded_methods
 from .scopes import ScopeArg
+from .tokens import TOKEN_HEADER
 from .widgets import CaptchaLaWidget
 
 logger = logging.getLogger("captchala_django.decorators")
@@ -138,7 +139,7 @@ def _echoable(request: HttpRequest, opts: _Options, data: Any) -> list[tuple[str
     marked = getattr(request, "sensitive_post_parameters", None) or opts.sensitive
     if marked == ALL or not hasattr(data, "lists"):
         return []
-    skip = {get_setting("CAPTCHALA_TOKEN_FIELD"), "csrfmiddlewaretoken", RETURN_FIELD, *marked}
+    skip = {app_settings.TOKEN_FIELD, "csrfmiddlewaretoken", RETURN_FIELD, *marked}
     return [
         (name, value)
         for name, values in data.lists()
@@ -159,7 +160,7 @@ def _challenge(request: HttpRequest, opts: _Options, verdict: guard_core.Verdict
             {
                 "error": "captcha_required",
                 "detail": message,
-                "token_field": get_setting("CAPTCHALA_TOKEN_FIELD"),
+                "token_field": app_settings.TOKEN_FIELD,
                 "token_header": "X-CaptchaLa-Token",
             },
             status=403,

@@ -4,10 +4,8 @@ The front doors are thin adapters: they say which methods are guarded, hand
 over the request's body data, and turn the :class:`Verdict` into their own kind
 of answer (a response, or a DRF exception).
 
-The pass token has one reader with one precedence (:func:`read_token`): the
-``CAPTCHALA_TOKEN_FIELD`` of the body, or the ``X-CaptchaLa-Token`` header.
-A request that carries several — two body values, or a body token and a header
-token — is refused, never guessed between.
+The pass token is read by :func:`captchala_django.tokens.read_token`, the one
+reader every front door uses.
 """
 
 from __future__ import annotations
@@ -18,15 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError
-from django.http import HttpRequest
 
 from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
-from .conf import get_setting
 from .scopes import ScopeArg
+from .tokens import read_token
 
 logger = logging.getLogger("captchala_django.guard")
-
-TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
 
 ALLOW = "allow"
 CHALLENGE = "challenge"
@@ -49,34 +44,6 @@ class Options:
     ttl: int | None = None
     methods: frozenset[str] = frozenset({"POST"})
     action: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenRead:
-    token: Any = None
-    #: Several tokens were sent: none is used.
-    conflict: bool = False
-
-
-def read_token(request: HttpRequest, data: Any) -> TokenRead:
-    """The pass token of a request: the body field, else the header; several is a conflict.
-
-    ``data`` is the parsed body (``request.POST``, DRF's ``request.data``) or ``{}``.
-    """
-    field = get_setting("CAPTCHALA_TOKEN_FIELD")
-    if hasattr(data, "getlist"):
-        values = list(data.getlist(field))
-    elif isinstance(data, dict) and field in data:
-        value = data[field]
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
-    else:
-        values = []
-    header = request.META.get(TOKEN_HEADER)
-    if header is not None:
-        values.append(header)
-    if len(values) > 1:
-        return TokenRead(conflict=True)
-    return TokenRead(token=values[0] if values else None)
 
 
 @dataclass(frozen=True)

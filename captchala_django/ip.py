@@ -17,7 +17,7 @@ from functools import lru_cache
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from .conf import get_setting
+from .conf import app_settings
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -52,7 +52,7 @@ def _trusted(address: str, networks: Iterable[_Network]) -> bool:
 
 def default_resolver(request: HttpRequest) -> str | None:
     peer = parse_ip(request.META.get("REMOTE_ADDR"))
-    proxies = get_setting("CAPTCHALA_TRUSTED_PROXIES") or []
+    proxies = app_settings.TRUSTED_PROXIES or []
     if isinstance(proxies, str):
         proxies = [proxies]
     networks = _networks(tuple(str(p) for p in proxies))
@@ -71,7 +71,7 @@ def default_resolver(request: HttpRequest) -> str | None:
 
 def get_client_ip(request: HttpRequest) -> str | None:
     """The client's IP address for ``request`` (see module docstring)."""
-    resolver = get_setting("CAPTCHALA_IP_RESOLVER")
+    resolver = app_settings.IP_RESOLVER
     if resolver:
         if isinstance(resolver, str):
             resolver = import_string(resolver)

@@ -12,8 +12,9 @@ from django.urls import NoReverseMatch, reverse
 
 from . import server_tokens
 from .client import KNOWN_ACTIONS
-from .conf import app_settings, get_setting
+from .conf import app_settings
 from .exceptions import CaptchaLaError, ConfigurationError
+from .tokens import read_token
 
 logger = logging.getLogger("captchala_django.widgets")
 
@@ -40,15 +41,11 @@ class CaptchaLaWidget(forms.Widget):
         self.request: HttpRequest | None = None
 
     def value_from_datadict(self, data, files, name):
-        field = get_setting("CAPTCHALA_TOKEN_FIELD")
-        values = data.getlist(field) if hasattr(data, "getlist") else [data.get(field)]
-        values = [v for v in values if v is not None]
-        if len(values) > 1:
-            return MULTIPLE_TOKENS
-        return values[0] if values else None
+        read = read_token(None, data)  # a form reads the body only
+        return MULTIPLE_TOKENS if read.conflict else read.token
 
     def value_omitted_from_data(self, data, files, name):
-        return get_setting("CAPTCHALA_TOKEN_FIELD") not in data
+        return app_settings.TOKEN_FIELD not in data
 
     def widget_options(self) -> dict[str, Any]:
         options = dict(app_settings.WIDGET or {})
@@ -94,7 +91,7 @@ class CaptchaLaWidget(forms.Widget):
             "lang": options.get("lang", "auto"),
             "theme": options.get("theme", ""),
             "loader_url": app_settings.LOADER_URL,
-            "token_field": get_setting("CAPTCHALA_TOKEN_FIELD"),
+            "token_field": app_settings.TOKEN_FIELD,
             "refresh_url": refresh_url,
             "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
             "error": error,

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..conf import get_setting
+from ..conf import app_settings
 from .core import Sandbox
 
 _lock = threading.Lock()
@@ -28,17 +28,17 @@ def get_sandbox() -> Sandbox:
     with _lock:
         if _sandbox is None:
             _sandbox = Sandbox()
-    key = get_setting("CAPTCHALA_APP_KEY")
-    secret = get_setting("CAPTCHALA_APP_SECRET")
+    key = app_settings.APP_KEY  # the sandbox's own keys when none are set
+    secret = app_settings.APP_SECRET
     if key and secret and key not in _sandbox.apps:
         _sandbox.register_app(key, secret)
     return _sandbox
 
 
 def sandbox_enabled() -> bool:
-    if not get_setting("CAPTCHALA_SANDBOX"):
+    if not app_settings.SANDBOX:
         return False
-    return bool(settings.DEBUG or get_setting("CAPTCHALA_SANDBOX_FORCE"))
+    return bool(settings.DEBUG or app_settings.SANDBOX_FORCE)
 
 
 @csrf_exempt

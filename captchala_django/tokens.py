@@ -1,0 +1,48 @@
+"""Reading the pass token from a request: one reader, one precedence, for every front door.
+
+The token travels in the ``CAPTCHALA_TOKEN_FIELD`` of the body (form fields read
+only that), or, for the decorator and DRF's permission, in the
+``X-CaptchaLa-Token`` header. A request that carries several — two body values,
+or a body token and a header token — is refused, never guessed between.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from .conf import app_settings
+
+TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+
+
+@dataclass(frozen=True)
+class TokenRead:
+    token: Any = None
+    #: Several tokens were sent: none is used.
+    conflict: bool = False
+
+
+def body_tokens(data: Any) -> list[Any]:
+    """Every value of the token field in parsed body ``data`` (a QueryDict, DRF's
+    ``request.data``, or ``{}``); a JSON list counts as its items."""
+    field = app_settings.TOKEN_FIELD
+    if hasattr(data, "getlist"):
+        return [v for v in data.getlist(field) if v is not None]
+    if isinstance(data, dict) and data.get(field) is not None:
+        value = data[field]
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+    return []
+
+
+def read_token(request: HttpRequest | None, data: Any) -> TokenRead:
+    """The token of a request: the body field, else the header; several is a conflict."""
+    values = body_tokens(data)
+    header = request.META.get(TOKEN_HEADER) if request is not None else None
+    if header is not None:
+        values.append(header)
+    if len(values) > 1:
+        return TokenRead(conflict=True)
+    return TokenRead(token=values[0] if values else None)
