@@ -9,6 +9,7 @@ A *verdict* (valid, invalid, degraded) is returned as a
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import logging
 import os
@@ -149,7 +150,22 @@ def create_session(pool_maxsize: int = 64) -> requests.Session:
     session.headers["User-Agent"] = USER_AGENT
     # No cookie state shared between threads: the API is stateless.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # requests would rescan the environment (proxies, CA bundle) and read ~/.netrc on
+    # every call; environment_for() resolves the same settings once per URL instead.
+    session.trust_env = False
     return session
+
+
+@functools.lru_cache(maxsize=16)
+def environment_for(url: str) -> tuple[dict[str, str], bool | str]:
+    """The proxies (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundle (``REQUESTS_CA_BUNDLE``,
+    ``CURL_CA_BUNDLE``) the environment sets for ``url``, as requests reads them.
+
+    Resolved once per process and URL; :func:`reset_session` forgets them.
+    """
+    proxies = requests.utils.get_environ_proxies(url)
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify
 
 
 def get_session() -> requests.Session:
@@ -165,8 +181,10 @@ def get_session() -> requests.Session:
 
 
 def reset_session() -> None:
-    """Drop the process-wide session (its pooled connections are closed)."""
+    """Drop the process-wide session (its pooled connections are closed) and the
+    environment settings resolved for it."""
     global _session, _session_pid
+    environment_for.cache_clear()
     with _session_lock:
         if _session is not None:
             _session.close()
@@ -330,8 +348,15 @@ class CaptchaLaClient:
         try:
             # Never follow a redirect: it would carry the secret (and, for 307/308, the
             # token) to another host, and that host's verdict would be trusted.
+            proxies, verify = environment_for(url)
             response = self.session.post(
-                url, json=payload, headers=self._headers(), timeout=timeout, allow_redirects=False
+                url,
+                json=payload,
+                headers=self._headers(),
+                timeout=timeout,
+                allow_redirects=False,
+                proxies=proxies,
+                verify=verify,
             )
             content = response.content
         except requests.Timeout as exc:

@@ -1,7 +1,10 @@
 """Error classes.
 
-Anything the client raises is a :class:`CaptchaLaError`; a verdict (valid or
-invalid token) is never an exception, it is a ``ValidationResult``.
+Everything the package raises is a :class:`CaptchaLaError`: the client's
+transport, protocol and configuration errors, and :class:`PersistenceError`,
+which the write path turns a database error into once its retry failed. A
+verdict (valid or invalid token) is never an exception, it is a
+``ValidationResult``.
 """
 
 from __future__ import annotations

@@ -77,7 +77,6 @@ class Checkpoint(models.Model):
 
 
 class EventKind(models.TextChoices):
-    ISSUED = "issued", _("server token issued")
     TOKEN_RECEIVED = "token_received", _("token received")
     VALIDATE_SENT = "validate_sent", _("validate sent")
     VALIDATE_RESPONSE = "validate_response", _("validate response")

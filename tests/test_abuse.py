@@ -4,8 +4,6 @@ Each section is one way a pass could be made to mean more than it says. Every
 test asserts what must be refused, what must be remembered and what is stored.
 """
 
-import http.server
-import json
 import logging
 import re
 import threading
@@ -23,11 +21,10 @@ from captchala_django.checkpoints import token_digest, verify_and_record
 from captchala_django.client import CaptchaLaClient
 from captchala_django.exceptions import ProviderResponseError
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
-from tests.helpers import make_request, scope
+from tests.helpers import FORGED, VALID, JsonServer, make_request, scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
-FORGED = "pt_" + "forged" * 4
 HTML = {"HTTP_ACCEPT": "text/html"}
 JSON = {"HTTP_ACCEPT": "application/json"}
 PASSWORD = "s3cret-pass!"
@@ -520,67 +517,32 @@ def test_unavailable_and_json_answers_are_not_cached_or_framed(captchala_sandbox
 # ----------------------------------------------------------------- 13. redirects carry nothing away
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    """An "other host": records what reaches it and says every token is valid."""
-
-    seen: list = []
-
-    def do_POST(self):  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        type(self).seen.append((dict(self.headers), self.rfile.read(length)))
-        self._answer(200, {"code": 0, "msg": "ok", "data": {"valid": True}})
-
-    def _answer(self, status, body, location=None):
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        if location:
-            self.send_header("Location", location)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def redirecting_provider():
     """A provider that redirects every call to another server, which would say "valid"."""
-    _Recorder.seen = []
-    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    target = f"http://127.0.0.1:{other.server_address[1]}/v1/validate"
-    status_box = {"status": 302}
-
-    class Redirect(_Recorder):
-        def do_POST(self):  # noqa: N802
-            self._answer(status_box["status"], {"code": 0, "data": {"valid": True}}, target)
-
-    provider = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    for server in (other, provider):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{provider.server_address[1]}", status_box
-    for server in (other, provider):
-        server.shutdown()
-        server.server_close()
+    with JsonServer(body=VALID) as other, JsonServer(status=302, body=VALID) as provider:
+        provider.location = other.url + "/v1/validate"
+        yield provider, other
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_the_client_never_follows_a_redirect(redirecting_provider, status):
-    url, status_box = redirecting_provider
-    status_box["status"] = status
-    client = CaptchaLaClient(api_url=url, app_key="k", app_secret="the-app-secret")
+    provider, other = redirecting_provider
+    provider.status = status
+    client = CaptchaLaClient(api_url=provider.url, app_key="k", app_secret="the-app-secret")
     with pytest.raises(ProviderResponseError):
         client.validate("pt_" + "a" * 30)
-    assert _Recorder.seen == []  # neither the secret nor the token went anywhere else
+    assert len(provider.seen) == 1
+    assert other.seen == []  # neither the secret nor the token went anywhere else
 
 
 def test_a_redirect_is_class_provider(redirecting_provider, settings):
-    url, status_box = redirecting_provider
-    status_box["status"] = 307  # would resend the POST, secret and token included
-    settings.CAPTCHALA_API_URL = url
+    provider, other = redirecting_provider
+    provider.status = 307  # would resend the POST, secret and token included
+    settings.CAPTCHALA_API_URL = provider.url
     outcome = verify_and_record(make_request(), "pt_" + "a" * 30, scope())
     assert (outcome.allowed, outcome.failure_class) == (False, "provider")
+    assert other.seen == []
 
 
 # ----------------------------------------------------------------- 14. smaller holes

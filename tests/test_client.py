@@ -13,6 +13,7 @@ from captchala_django.client import (
     CaptchaLaClient,
     ServerToken,
     get_session,
+    reset_session,
     token_hint,
 )
 from captchala_django.conf import SANDBOX_APP_SECRET
@@ -24,6 +25,7 @@ from captchala_django.exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from tests.helpers import VALID, JsonServer  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("captchala_sandbox")
 
@@ -441,3 +443,37 @@ def test_token_hint_shows_no_token_value():
     token = "pt_" + "s3cr3t" * 6
     hint = token_hint(token)
     assert hint.startswith("pt_") and "s3cr3t" not in hint
+
+
+# ----------------------------------------------------------------- environment (proxies)
+
+
+@pytest.fixture
+def clean_proxy_env(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    reset_session()
+    yield monkeypatch
+    reset_session()
+
+
+def test_environment_proxies_are_honoured_and_read_once(clean_proxy_env):
+    """HTTP(S)_PROXY and NO_PROXY work as in requests, resolved once per URL, not per call."""
+    from captchala_django.client import environment_for
+
+    with JsonServer(body=VALID) as proxy:
+        clean_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        reset_session()
+        client = CaptchaLaClient(api_url="http://127.0.0.1:9", app_key="k", app_secret="s")
+        assert client.validate("pt_" + "a" * 30).valid
+        assert client.validate("pt_" + "b" * 30).valid
+        assert [s["line"] for s in proxy.seen] == [
+            "POST http://127.0.0.1:9/v1/validate HTTP/1.1"
+        ] * 2
+        assert environment_for.cache_info().misses == 1  # the environment was read once
+        clean_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        reset_session()
+        with pytest.raises(ProviderUnavailable):  # straight to port 9: nothing listens
+            client.validate("pt_" + "c" * 30)
+        assert len(proxy.seen) == 2

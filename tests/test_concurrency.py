@@ -224,7 +224,7 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
 
 
 def test_abandoned_claim_is_taken_over_once(captchala_sandbox, settings):
-    """A claim older than the provider timeout + margin belongs to a worker that died."""
+    """A claim older than ``CAPTCHALA_CLAIM_ABANDONED_AFTER`` belongs to a worker that died."""
     token = captchala_sandbox.mint_pass_token()
     _pending_claim(token, age_seconds=3600)
     outcome = verify_and_record(make_request(), token, scope())
