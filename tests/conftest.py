@@ -86,6 +86,21 @@ def strategy(request, settings):
     return request.param
 
 
+@pytest.fixture
+def failed_logins():
+    """Usernames whose password Django's auth checked and refused (``user_login_failed``)."""
+    from django.contrib.auth.signals import user_login_failed
+
+    seen = []
+
+    def receiver(sender, credentials, **kwargs):
+        seen.append(credentials.get("username"))
+
+    user_login_failed.connect(receiver)
+    yield seen
+    user_login_failed.disconnect(receiver)
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Every test starts with empty caches (the server-token budget lives there)."""

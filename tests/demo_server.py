@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _drain(stream) -> None:
@@ -24,23 +18,35 @@ def _drain(stream) -> None:
         pass
 
 
-def serve_demo(tmp_path):
-    port = _free_port()
+def serve_demo(tmp_path, *, skip_checks: bool = False, **settings):
+    """The example project under runserver, ``settings`` as its environment variables.
+
+    ``skip_checks`` starts it as a WSGI server (gunicorn, uwsgi) would, without the
+    system checks, so that a deliberately misconfigured demo still starts.
+    """
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))}
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         DEMO_PORT=str(port),
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     cwd = ROOT / "example_project"
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0"], cwd=cwd, env=env, check=True, timeout=120)
+    skip = ["--skip-checks"] if skip_checks else []
+    subprocess.run([*manage, "migrate", "-v0", *skip], cwd=cwd, env=env, check=True, timeout=120)
     setup = subprocess.run(
-        [*manage, "demo_setup"], cwd=cwd, env=env, check=True, timeout=60, capture_output=True
+        [*manage, "demo_setup", *skip],
+        cwd=cwd,
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
     )
     assert b"username 'admin'" in setup.stdout
     proc = subprocess.Popen(
-        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        [*manage, "runserver", "--noreload", *skip, f"127.0.0.1:{port}"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,

@@ -52,6 +52,36 @@ def run_threads(n, target):
     return results, errors
 
 
+class Waiter:
+    """``fn()`` started in a thread of its own (own database connection); ``result()``
+    joins it and returns what it returned, re-raising what it raised."""
+
+    def __init__(self, fn):
+        import threading
+
+        from django.db import connection
+
+        self._box: dict = {}
+
+        def run():
+            try:
+                self._box["result"] = fn()
+            except Exception as exc:  # noqa: BLE001 - re-raised by result()
+                self._box["error"] = exc
+            finally:
+                connection.close()
+
+        self._thread = threading.Thread(target=run)
+        self._thread.start()
+
+    def result(self, timeout: float = 30):
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the thread did not finish"
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box["result"]
+
+
 class JsonServer:
     """A small HTTP server on loopback that records every request and answers each with
     ``status``, the JSON ``body`` and an optional ``location`` (all changeable)."""
@@ -104,3 +134,13 @@ class JsonServer:
 
 
 VALID = {"code": 0, "msg": "ok", "data": {"valid": True}}
+
+
+def checkpoint_lookups(queries) -> list[str]:
+    """The SELECTs on the checkpoint table among captured queries."""
+    return [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and "captchala_django_checkpoint" in q["sql"]
+    ]

@@ -10,7 +10,6 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_login_failed
 from django.contrib.sessions.models import Session
 from django.core import mail
 from django.db import OperationalError, connection
@@ -35,19 +34,6 @@ def alice():
     return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
 
 
-@pytest.fixture
-def password_checks():
-    """Usernames whose password Django's auth checked and refused."""
-    seen = []
-
-    def receiver(sender, credentials, **kwargs):
-        seen.append(credentials.get("username"))
-
-    user_login_failed.connect(receiver)
-    yield seen
-    user_login_failed.disconnect(receiver)
-
-
 def session_client() -> Client:
     """A client that has a session cookie, as a browser that visited the site has."""
     client = Client()
@@ -65,19 +51,19 @@ def decisions(**filters):
 
 
 def test_one_solve_on_the_login_form_buys_one_password_check(
-    captchala_sandbox, alice, password_checks
+    captchala_sandbox, alice, failed_logins
 ):
     client = session_client()
     token = captchala_sandbox.mint_pass_token("login")
     first = client.post(
         "/login/", {"username": "alice", "password": "guess-0", "captchala_token": token}
     )
-    assert first.status_code == 200 and password_checks == ["alice"]  # the solve bought one check
+    assert first.status_code == 200 and failed_logins == ["alice"]  # the solve bought one check
     for i in range(1, 21):
         guess = {"username": "alice", "password": f"guess-{i}", "captchala_token": "x"}
         response = client.post("/login/", guess)
         assert list(response.context["form"].errors) == ["captcha"]
-    assert password_checks == ["alice"]  # not one more password was checked
+    assert failed_logins == ["alice"]  # not one more password was checked
     # Every refused check is still recorded on the checkpoint's trail.
     assert len(decisions(decision="deny")) == 20
 

@@ -25,7 +25,7 @@ from captchala_django.exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from tests.helpers import VALID, JsonServer  # noqa: E402
+from tests.helpers import VALID, JsonServer, free_port  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("captchala_sandbox")
 
@@ -300,14 +300,8 @@ def test_dropped_connection_is_unavailable_and_not_retried(client, captchala_san
     assert captchala_sandbox.count("validate") == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_refused_connection_is_retried_once_then_unavailable(caplog):
-    client = CaptchaLaClient(api_url=f"http://127.0.0.1:{_free_port()}")
+    client = CaptchaLaClient(api_url=f"http://127.0.0.1:{free_port()}")
     with caplog.at_level(logging.WARNING, logger="urllib3"), pytest.raises(ProviderUnavailable):
         client.validate("pt_" + "a" * 20)
     retries = [r for r in caplog.records if "Retrying" in r.getMessage()]

@@ -11,31 +11,10 @@ from captchala_django import checkpoints
 from captchala_django.checkpoints import ledger, verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
 from tests.factories import CheckpointFactory
-from tests.helpers import make_request, scope
+from tests.helpers import Waiter, make_request, run_threads, scope
 from tests.workers import write_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_threads(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def work(i):
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except Exception as exc:  # noqa: BLE001 - asserted by the caller
-            errors.append(exc)
-        finally:
-            connection.close()  # each thread had its own connection
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def test_32_submits_of_one_token_call_provider_once(captchala_sandbox, strategy):
@@ -148,27 +127,14 @@ def test_claim_held_by_another_process_is_waited_for_and_its_answer_reused(captc
     """No in-process event to wake on: the waiter polls the ledger until the claim is done."""
     token = captchala_sandbox.mint_pass_token()
     claim = _pending_claim(token)
-    results, errors = [], []
-
-    def waiter():
-        try:
-            # fast_path=False: the pass below must be found through the claim.
-            results.append(verify_and_record(make_request(), token, scope(), fast_path=False))
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    # fast_path=False: the pass below must be found through the claim.
+    waiter = Waiter(lambda: verify_and_record(make_request(), token, scope(), fast_path=False))
     # The "other process" records its pass, then finishes its claim.
     CheckpointFactory(
         scope_key=scope().key, status="passed", token_digest=checkpoints.token_digest(token)
     )
     PassToken.objects.filter(pk=claim.pk).update(state="done", allowed=True, code="ok")
-    thread.join(30)
-    assert errors == [] and len(results) == 1
-    outcome = results[0]
+    outcome = waiter.result()
     assert (outcome.allowed, outcome.from_ledger, outcome.provider_called) == (True, True, False)
     assert captchala_sandbox.calls_for(token) == 0
 
@@ -181,7 +147,6 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
     must not take that answer, not even the "valid but unwritten" one that is retried."""
     token = captchala_sandbox.mint_pass_token()
     claim = _pending_claim(token, subject="")  # the anonymous scope of this route
-    results, errors = [], []
     polling = threading.Event()
     read_ledger = ledger.read
 
@@ -195,16 +160,7 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
     observed.calls = 0
     monkeypatch.setattr(ledger, "read", observed)
 
-    def waiter():
-        try:
-            results.append(verify_and_record(make_request(), token, scope(""), fast_path=False))
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
+    waiter = Waiter(lambda: verify_and_record(make_request(), token, scope(""), fast_path=False))
     assert polling.wait(30)  # the waiter is waiting on the claim
     # The first client passed, got its session scope, and its write failed.
     PassToken.objects.filter(pk=claim.pk).update(
@@ -215,9 +171,7 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
         code="ok",
         scope_key=scope("first-client").key,
     )
-    thread.join(30)
-    assert errors == [] and len(results) == 1
-    outcome = results[0]
+    outcome = waiter.result()
     assert (outcome.allowed, outcome.failure_class) == (False, "replay")
     assert not Checkpoint.objects.filter(status="passed").exists()
     assert captchala_sandbox.calls_for(token) == 0

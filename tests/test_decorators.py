@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 
 from captchala_django.decorators import RETURN_FIELD, same_url
 from captchala_django.models import Checkpoint
+from tests.helpers import FORGED, checkpoint_lookups
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
-FORGED = "pt_" + "forged" * 4
 HTML = {"HTTP_ACCEPT": "text/html"}
 JSON = {"HTTP_ACCEPT": "application/json"}
 
@@ -247,10 +247,5 @@ def test_a_check_reads_the_checkpoint_once(captchala_sandbox):
     client.session  # noqa: B018 - a client with a session: a pass could exist
     with CaptureQueriesContext(connection) as queries:
         assert client.post("/transfer/", {"captchala_token": token}).status_code == 200
-    lookups = [
-        q["sql"]
-        for q in queries
-        if q["sql"].lstrip().upper().startswith("SELECT")
-        and "captchala_django_checkpoint" in q["sql"]
-    ]
+    lookups = checkpoint_lookups(queries)
     assert len(lookups) == 1, lookups

@@ -10,10 +10,10 @@ pytest.importorskip("rest_framework")
 from rest_framework.test import APIClient  # noqa: E402
 
 from captchala_django.models import Checkpoint  # noqa: E402
+from tests.helpers import FORGED, checkpoint_lookups  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
-FORGED = "pt_" + "forged" * 4
 BAD_VALUES = {
     "empty": "",
     "1mb": "pt_" + "A" * (1024 * 1024),
@@ -181,10 +181,5 @@ def test_permission_reads_the_checkpoint_once(captchala_sandbox):
     with CaptureQueriesContext(connection) as queries:
         response = APIClient().post("/api/transfer/", {"captchala_token": token}, format="json")
     assert response.status_code == 200
-    lookups = [
-        q["sql"]
-        for q in queries
-        if q["sql"].lstrip().upper().startswith("SELECT")
-        and "captchala_django_checkpoint" in q["sql"]
-    ]
+    lookups = checkpoint_lookups(queries)
     assert len(lookups) == 1, lookups

@@ -2,7 +2,6 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.signals import user_login_failed
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
@@ -10,27 +9,14 @@ from django.utils import translation
 
 from captchala_django.models import Checkpoint
 from tests.forms import ContactForm
+from tests.helpers import FORGED
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("captchala_sandbox")]
-
-FORGED = "pt_" + "forged" * 4
 
 
 @pytest.fixture
 def alice():
     return get_user_model().objects.create_user("alice", "alice@example.com", "s3cret-pass!")
-
-
-@pytest.fixture
-def failed_logins():
-    seen = []
-
-    def receiver(sender, credentials, **kwargs):
-        seen.append(credentials.get("username"))
-
-    user_login_failed.connect(receiver)
-    yield seen
-    user_login_failed.disconnect(receiver)
 
 
 def post_login(token):
