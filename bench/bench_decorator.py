@@ -16,11 +16,12 @@ from bench.db import prepare
 from captchala_django.sandbox.pytest_plugin import sandbox_settings
 from captchala_django.sandbox.server import LiveSandbox
 
-#: (name, undecorated URL, decorated URL): an empty view, and a small page with one
-#: query and a template.
+#: (name, undecorated URL, decorated URL): an empty view, a small page with one query
+#: and a template, and a typical page that also reads ``request.user``.
 PAIRS = [
     ("empty view", "/plain/", "/guarded-plain/"),
     ("small page", "/page/", "/guarded-page/"),
+    ("typical page", "/typical-page/", "/guarded-typical-page/"),
 ]
 ROUNDS = 6
 PER_ROUND = 500

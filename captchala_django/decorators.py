@@ -200,14 +200,20 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     """``None`` to let the view run, else the response that stops it."""
     request.captchala = None
+
+    def body():
+        return _post(request) if request.method == "POST" else {}
+
     # A POST back from the challenge page of a request that could not be resubmitted
-    # (a GET): checked, then sent back to the same URL.
-    returning = request.method == "POST" and RETURN_FIELD in _post(request)
-    if request.method not in opts.methods and not returning:
+    # (a GET): checked, then sent back to the same URL. Only an unguarded method's POST
+    # is read for it before the fast path: a guarded one's body waits for a miss.
+    guarded = request.method in opts.methods
+    if not guarded and not (request.method == "POST" and RETURN_FIELD in body()):
         return None
-    data = _post(request) if request.method == "POST" else {}
-    verdict = guard_core.evaluate(request, opts, data)
+    verdict = guard_core.evaluate(request, opts, body)
     if verdict.kind == guard_core.ALLOW:
+        ridden = verdict.outcome is not None and verdict.outcome.code == "checkpoint_passed"
+        returning = request.method == "POST" and not (guarded and ridden) and RETURN_FIELD in body()
         return HttpResponseRedirect(same_url(request)) if returning else None
     if verdict.kind == guard_core.UNAVAILABLE:
         return _unavailable(request)

@@ -127,7 +127,7 @@ class CheckpointRequired(BasePermission):
             ttl=getattr(view, "captchala_ttl", None),
             action=getattr(view, "captchala_action", None),
         )
-        verdict = guard.evaluate(request, options, request.data)
+        verdict = guard.evaluate(request, options, lambda: request.data)
         if verdict.kind == guard.ALLOW:
             return True
         if verdict.kind == guard.UNAVAILABLE:

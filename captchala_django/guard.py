@@ -11,7 +11,7 @@ reader every front door uses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +53,11 @@ class Verdict:
     conflict: bool = False
 
 
-def evaluate(request: Any, options: Options, data: Any) -> Verdict:
+def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict:
     """Decide a guarded request; ``request.captchala`` is set to the outcome (or ``None``).
+
+    ``body()`` gives the parsed body; it is called only when the fast path misses,
+    so a request riding a passed checkpoint never has its body parsed.
 
     1. a passed, unexpired checkpoint of the scope lets it through (one query; a
        database error there falls through to the token);
@@ -71,7 +74,7 @@ def evaluate(request: Any, options: Options, data: Any) -> Verdict:
     if passed is not None:
         request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         return Verdict(ALLOW, request.captchala)
-    read = read_token(request, data)
+    read = read_token(request, body())
     if read.conflict:
         return Verdict(CHALLENGE, conflict=True)
     if read.token is None and not skips_check(request):

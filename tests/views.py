@@ -105,6 +105,19 @@ def page(request):
 guarded_page = checkpoint_required(page)
 
 
+def typical_page(request):
+    """A typical page: it reads ``request.user``, makes one query and renders a template."""
+    from django.contrib.auth import get_user_model
+
+    greeting = request.user.get_username() if request.user.is_authenticated else "guest"
+    users = get_user_model().objects.filter(is_active=True).count()
+    context = {"users": users, "items": range(20), "greeting": greeting}
+    return render(request, "tests/page.html", context)
+
+
+guarded_typical_page = checkpoint_required(typical_page)
+
+
 @checkpoint_required
 def reads_outcome(request):
     """Reads ``request.captchala`` directly, as the README shows (None when not checked)."""
