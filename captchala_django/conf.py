@@ -118,7 +118,9 @@ def get_setting(name: str) -> Any:
         return getattr(django_settings, name)
     if name in os.environ:
         return _from_environment(spec)
-    return copy.deepcopy(spec.default)
+    if isinstance(spec.default, (list, dict)):
+        return copy.deepcopy(spec.default)  # never hand out the shared default to mutate
+    return spec.default
 
 
 def is_sandbox() -> bool:

@@ -25,6 +25,9 @@ _LEVELS = {
 
 def log(att: Attempt, outcome: Outcome, error: Exception | None = None) -> None:
     """The decision line: never the token, the secret or a session key."""
+    level = _LEVELS.get(outcome.failure_class, logging.INFO)
+    if not logger.isEnabledFor(level):
+        return
     fields = {
         "decision": outcome.decision,
         "failure_class": outcome.failure_class or "",
@@ -37,7 +40,6 @@ def log(att: Attempt, outcome: Outcome, error: Exception | None = None) -> None:
         "provider_called": outcome.provider_called,
         "from_ledger": outcome.from_ledger,
     }
-    level = _LEVELS.get(outcome.failure_class, logging.INFO)
     logger.log(
         level,
         "captcha decision=%(decision)s class=%(failure_class)s code=%(code)s "
