@@ -19,7 +19,7 @@ from captchala_django.sandbox.server import LiveSandbox
 
 PROCESSES = 8
 PER_PROCESS = 300
-ROUNDS = 3
+ROUNDS = 5
 PER_ROUND = 100
 
 

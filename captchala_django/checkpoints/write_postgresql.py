@@ -1,13 +1,14 @@
 """PostgreSQL: the whole write is one statement of data-modifying CTEs (checkpoint
 upsert, ledger finish or release, events), atomic on its own.
 
-The events travel as one array per column (``unnest``), so the statement's text
-is the same whatever their number: psycopg parses it once per connection and
-the server can prepare it.
+The events travel as one JSON parameter (``json_to_recordset``), so the
+statement's text is the same whatever their number (psycopg converts it once
+per process) and the client dumps one string instead of a parameter per value.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connections
@@ -17,13 +18,21 @@ from . import ledger, sql
 from .attempt import Attempt
 from .outcome import Outcome
 
-_ARRAYS = ("text", "timestamptz", "text", "text", "text", "integer", "integer")
+_TYPES = ("text", "timestamptz", "text", "text", "text", "integer", "integer")
 _EVENTS = (
     f"ev AS (INSERT INTO {CheckpointEvent._meta.db_table} (checkpoint_id, version, request_id, "
-    f"{', '.join(sql.EVENT_COLUMNS)}) SELECT cp.id, cp.version, %s::text, v.* FROM cp "
-    f"CROSS JOIN unnest({', '.join(f'%s::{t}[]' for t in _ARRAYS)}) "
-    f"AS v({', '.join(sql.EVENT_COLUMNS)}))"
+    f"{', '.join(sql.EVENT_COLUMNS)}) SELECT cp.id, cp.version, %s::text, "
+    f"{', '.join(f'v.{c}' for c in sql.EVENT_COLUMNS)} FROM cp "
+    "CROSS JOIN json_to_recordset(%s::json) AS v("
+    + ", ".join(f"{c} {t}" for c, t in zip(sql.EVENT_COLUMNS, _TYPES, strict=True))
+    + "))"
 )
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat()  # the events' timestamps: aware datetimes
+
+
 _SELECT = f" SELECT {', '.join(sql.RETURNED)} FROM cp"
 
 
@@ -35,8 +44,10 @@ def write(att: Attempt, state: dict[str, Any], outcome: Outcome) -> dict[str, An
         parts.append(f"pt AS ({statement})")
         params += ledger_params
     parts.append(_EVENTS)
-    columns = zip(*(sql.event_values(att, event) for event in att.events), strict=True)
-    params += [att.request_id, *(list(column) for column in columns)]
+    events = [
+        dict(zip(sql.EVENT_COLUMNS, sql.event_values(att, e), strict=True)) for e in att.events
+    ]
+    params += [att.request_id, json.dumps(events, default=_iso)]
     with connections[att.db].cursor() as cursor:
         # (3) the whole write.
         cursor.execute("WITH " + ", ".join(parts) + _SELECT, params)
