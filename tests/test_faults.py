@@ -14,8 +14,9 @@ from tests.helpers import make_request, scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
+#: A statement that writes the checkpoint row (not one that only reads it).
 CHECKPOINT_WRITE = re.compile(
-    r"^\s*(INSERT|UPDATE|WITH)\b.*\bcaptchala_django_checkpoint\b(?!event)", re.I | re.S
+    r"\b(INSERT\s+INTO|UPDATE)\s+\"?captchala_django_checkpoint\b(?!event)", re.I | re.S
 )
 
 

@@ -67,39 +67,49 @@ def verify_and_record(
     token = str(pass_token)  # token_format_error() accepted it: a non-empty str
     att.offline = token.startswith("offline_")
     att.event(EventKind.TOKEN_RECEIVED, detail=token_hint(token))
-    if fast_path and reuse and not att.scope.anonymous:
-        passed = _fast_path(att)
-        if passed is not None:
-            return passed
     try:
         att.digest = token_digest(token)
     except ConfigurationError as exc:
         return finish(att, FailureClass.CONFIGURATION, code="configuration", error=exc)
-    answered = _claim(att)
+    answered = _fast_path_and_claim(att, fast_path and reuse and not att.scope.anonymous)
     if answered is not None:
         return answered
     with ledger.in_flight(att):
         return _verify(att, token)
 
 
-def _fast_path(att: Attempt) -> Outcome | None:
+def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
+    """A passed checkpoint of the scope (when asked for), else the claim: an outcome
+    when either answers instead of the provider."""
+    att.claim_key = att.scope.key
+    dialect = strategy(att.db)
+    passed = None
+    if fast_path and dialect == "postgresql":
+        claim = ledger.claim_unless_passed(att)
+        passed = claim.passed
+    else:
+        passed = _fast_path(att) if fast_path else None
+        claim = None if passed is not None else ledger.claim(att, dialect)
+    if passed is not None:
+        outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+        telemetry.log(att, outcome)
+        return outcome
+    assert claim is not None
+    return _claimed(att, claim)
+
+
+def _fast_path(att: Attempt) -> Checkpoint | None:
     try:
-        passed = fetch_passed(att.db, att.scope.key)
+        return fetch_passed(att.db, att.scope.key)
     except DatabaseError as exc:
         telemetry.logger.warning("checkpoint fast path failed (%s); verifying", type(exc).__name__)
         return None
-    if passed is None:
-        return None
-    outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
-    telemetry.log(att, outcome)
-    return outcome
 
 
-def _claim(att: Attempt) -> Outcome | None:
-    """Claim the token; an outcome when the ledger answers instead of the provider."""
-    att.claim_key = att.scope.key
-    claimed, row = ledger.claim(att, strategy(att.db))
-    if claimed or row is None:
+def _claimed(att: Attempt, claim: ledger.Claim) -> Outcome | None:
+    """The claim's answer: ``None`` to ask the provider, else the outcome without it."""
+    row = claim.row
+    if claim.ours or row is None:
         return None
     if row["scope_key"] != att.scope.key:
         att.owns_claim = False
