@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
@@ -42,16 +42,12 @@ TOKEN_MAX_BYTES = 4096
 #: Largest provider reply read; a longer body is a malformed reply.
 REPLY_MAX_BYTES = 64 * 1024
 #: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
+# fmt: off
 KNOWN_ACTIONS = (
-    "login",
-    "register",
-    "lost_password",
-    "reset_password",
-    "comment",
-    "checkout",
-    "contact_form",
-    "generic_form",
+    "login", "register", "lost_password", "reset_password",
+    "comment", "checkout", "contact_form", "generic_form",
 )
+# fmt: on
 #: Provider error codes that mean our configuration is wrong, not the user.
 CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
 #: The provider's own rate limit: no verdict on the token, so "try again later".
@@ -273,23 +269,10 @@ class CaptchaLaClient:
 
         status, body, latency_ms = self._post(url, payload)
         result = self._parse_validate(status, body, latency_ms)
-        if (
-            result.valid
-            and action
-            and result.action != action
-            and (result.action or self.require_action)
-        ):
-            return ValidationResult(
-                valid=False,
-                code="token_action_mismatch",
-                message=f"token was solved for action {result.action!r}, expected {action!r}",
-                raw=result.raw,
-                latency_ms=result.latency_ms,
-                action=result.action,
-                risk_score=result.risk_score,
-                challenge_id=result.challenge_id,
-                captcha_args=result.captcha_args,
-            )
+        mismatch = action and result.action != action and (result.action or self.require_action)
+        if result.valid and mismatch:
+            message = f"token was solved for action {result.action!r}, expected {action!r}"
+            return replace(result, valid=False, code="token_action_mismatch", message=message)
         return result
 
     def issue_server_token(
@@ -461,14 +444,5 @@ def _as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-__all__ = [
-    "KNOWN_ACTIONS",
-    "CaptchaLaClient",
-    "CaptchaLaError",
-    "ServerToken",
-    "ValidationResult",
-    "create_session",
-    "get_session",
-    "printable",
-    "token_format_error",
-]
+__all__ = ["KNOWN_ACTIONS", "CaptchaLaClient", "CaptchaLaError", "ServerToken"]
+__all__ += ["ValidationResult", "create_session", "get_session", "printable", "token_format_error"]

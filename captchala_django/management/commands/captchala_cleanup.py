@@ -1,3 +1,5 @@
+"""``manage.py captchala_cleanup``: a thin wrapper over :func:`captchala_django.cleanup.cleanup`."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from captchala_django.cleanup import cleanup

@@ -1,3 +1,5 @@
+"""``manage.py captchala_ping``: check the configured keys with one server-token issue."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from captchala_django.client import CaptchaLaClient

@@ -1,3 +1,5 @@
+"""``manage.py captchala_report``: a thin wrapper over :mod:`captchala_django.report`."""
+
 import json
 
 from django.core.management.base import BaseCommand
