@@ -28,6 +28,7 @@ from . import guard
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .decorators import RETRY_AFTER
 from .scopes import ScopeArg
+from .widgets import MULTIPLE_TOKENS
 
 
 class CaptchaUnavailable(exceptions.APIException):
@@ -69,6 +70,13 @@ class CaptchaLaTokenField(serializers.CharField):
         self.action = action
         self.scope = scope
         self._verdict: tuple[str, Outcome] | None = None
+
+    def get_value(self, dictionary):
+        # A form-encoded body may carry the field twice; DRF would keep the last value.
+        # Several tokens are refused, never guessed between (as every front door does).
+        if hasattr(dictionary, "getlist") and len(dictionary.getlist(self.field_name)) > 1:
+            return MULTIPLE_TOKENS
+        return super().get_value(dictionary)
 
     def run_validation(self, data=serializers.empty):
         if data in (serializers.empty, None, "") and skips_check(self.context.get("request")):

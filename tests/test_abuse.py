@@ -569,6 +569,19 @@ def test_a_header_token_and_a_body_token_are_refused_together(captchala_sandbox,
     assert captchala_sandbox.count("validate") == 0
 
 
+def test_the_drf_field_refuses_several_form_tokens(captchala_sandbox):
+    """A form-encoded body with two tokens: DRF would keep the last; the field refuses."""
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    good = captchala_sandbox.mint_pass_token("comment")
+    for tokens in ([FORGED, good], [good, FORGED]):
+        body = {"text": "x", "captchala_token": tokens}
+        response = APIClient().post("/api/comments/", body, format="multipart")
+        assert response.status_code == 400
+    assert captchala_sandbox.count("validate") == 0
+
+
 def test_drf_refuses_several_body_tokens(captchala_sandbox):
     pytest.importorskip("rest_framework")
     from rest_framework.test import APIClient

@@ -177,6 +177,37 @@ def test_a_claim_finished_for_another_scope_while_waiting_is_never_this_scopes_a
     assert captchala_sandbox.calls_for(token) == 0
 
 
+def test_a_claim_released_between_conflict_and_read_is_claimed_again_never_skipped(
+    captchala_sandbox, monkeypatch
+):
+    """Right after an outage: our insert meets a claim, which is released (no verdict)
+    before we read it, and a third request claims the token at once. We must not ask the
+    provider without a claim: we claim again, meet the third one's, and it is its token."""
+    token = captchala_sandbox.mint_pass_token()
+    first = _pending_claim(token, subject="first")
+    read_ledger = ledger.read
+
+    def released_then_reclaimed(att):
+        if not released_then_reclaimed.done:
+            released_then_reclaimed.done = True
+            PassToken.objects.filter(pk=first.pk).delete()  # the first got no verdict
+            row = read_ledger(att)  # nothing there now
+            _pending_claim(token, subject="third")  # a third request claims at once
+            return row
+        return read_ledger(att)
+
+    released_then_reclaimed.done = False
+    monkeypatch.setattr(ledger, "read", released_then_reclaimed)
+    outcome = verify_and_record(make_request(), token, scope("ours"))
+    assert (outcome.allowed, outcome.failure_class, outcome.provider_called) == (
+        False,
+        "replay",
+        False,
+    )
+    assert captchala_sandbox.calls_for(token) == 0
+    assert PassToken.objects.get().scope_key == scope("third").key
+
+
 def test_abandoned_claim_is_taken_over_once(captchala_sandbox, settings):
     """A claim older than ``CAPTCHALA_CLAIM_ABANDONED_AFTER`` belongs to a worker that died."""
     token = captchala_sandbox.mint_pass_token()

@@ -30,10 +30,17 @@ def _write(stored, outcome, subject, sandbox):
         values = dict(stored)
         if values["expires_at"] is not None:
             values["expires_at"] = timezone.now() + values["expires_at"]
-        CheckpointFactory(scope_key=scope(subject).key, token_digest="old", **values)
+        CheckpointFactory(
+            scope_key=scope(subject).key,
+            token_digest="old",
+            client_ip="203.0.113.10",
+            request_id="old-request",
+            **values,
+        )
     before = Checkpoint.objects.filter(scope_key=scope(subject).key).first()
     token = sandbox.mint_pass_token() if outcome == "pass" else ""
-    verify_and_record(make_request(), token, scope(subject), fast_path=False)
+    request = make_request(ip="198.51.100.99", HTTP_X_REQUEST_ID="new-request")
+    verify_and_record(request, token, scope(subject), fast_path=False)
     row = Checkpoint.objects.get(scope_key=scope(subject).key)
     # Timestamps differ between runs: compare what they are relative to the old row.
     if before is not None and row.expires_at == before.expires_at:
@@ -48,6 +55,8 @@ def _write(stored, outcome, subject, sandbox):
         "failure_class": row.failure_class,
         "expires": expiry,
         "passed_at set": row.passed_at is not None,
+        # Whose write the row names: the old one's, or this one's.
+        "kept identity": (row.client_ip, row.request_id) == ("203.0.113.10", "old-request"),
         "version": row.version,
         "attempts": row.attempts,
     }
@@ -67,10 +76,12 @@ def test_the_upsert_and_the_compare_and_set_write_the_same_row(
     assert results[None] == results["portable"]
     row = results[None]
     if outcome == "failure" and stored == "live pass":
+        # The pass stands, and so does whom it names: a failure cannot relabel it.
         assert (row["status"], row["kept digest"], row["expires"]) == ("passed", True, "kept")
+        assert row["kept identity"]
     elif outcome == "failure":
         # A failure never pushes an expiry forward; a row without one gets a horizon.
-        assert row["status"] == "failed"
+        assert row["status"] == "failed" and not row["kept identity"]
         assert row["expires"] == ("new" if stored in ("none", "reset") else "kept")
     else:
         assert (row["status"], row["expires"], row["passed_at set"]) == ("passed", "new", True)

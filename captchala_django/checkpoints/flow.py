@@ -95,7 +95,7 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
         telemetry.log(att, outcome)
         return outcome
     assert claim is not None
-    return _claimed(att, claim)
+    return _claimed(att, claim, dialect)
 
 
 def _fast_path(att: Attempt) -> Checkpoint | None:
@@ -106,8 +106,9 @@ def _fast_path(att: Attempt) -> Checkpoint | None:
         return None
 
 
-def _claimed(att: Attempt, claim: ledger.Claim) -> Outcome | None:
-    """The claim's answer: ``None`` to ask the provider, else the outcome without it."""
+def _claimed(att: Attempt, claim: ledger.Claim, dialect: str, again: bool = True) -> Outcome | None:
+    """The claim's answer: ``None`` to ask the provider (the claim is ours, or the ledger
+    is unreachable), else the outcome without a provider call."""
     row = claim.row
     if claim.ours or row is None:
         return None
@@ -118,10 +119,13 @@ def _claimed(att: Attempt, claim: ledger.Claim) -> Outcome | None:
         row = ledger.await_claim(att, row)
     if row["state"] == "done":
         return _from_ledger(att, ledger.answer(att, row))
-    if not ledger.take_over(att, row):
-        att.owns_claim = False
-        return finish(att, FailureClass.TIMEOUT, code="claim_in_flight", lenient=_fail_open(att))
-    return None
+    if row["state"] == "released" and again:
+        # The worker we waited for got no verdict and let go: claim it ourselves.
+        return _claimed(att, ledger.claim(att, dialect), dialect, again=False)
+    if row["state"] == "pending" and ledger.take_over(att, row):
+        return None
+    att.owns_claim = False
+    return finish(att, FailureClass.TIMEOUT, code="claim_in_flight", lenient=_fail_open(att))
 
 
 def _from_ledger(att: Attempt, answer: ledger.Answer) -> Outcome:

@@ -106,6 +106,10 @@ class Claim:
     passed: Checkpoint | None = None
 
 
+#: How often a claim met, then gone before it could be read, is tried again.
+_CLAIM_TRIES = 3
+
+
 def claim_unless_passed(att: Attempt) -> Claim:
     """The fast path and the claim at once (PostgreSQL)."""
     try:
@@ -118,9 +122,51 @@ def claim_unless_passed(att: Attempt) -> Claim:
             return Claim(ours=False, passed=from_values(att.db, checkpoint))
         if claim_id is not None:
             return Claim(ours=True)
-        return Claim(ours=False, row=read(att))
+        row = read(att)
     except DatabaseError as exc:
         return _unreachable(att, exc)
+    # Met a claim that was released before we could read it: claim again.
+    return Claim(ours=False, row=row) if row is not None else claim(att, "postgresql")
+
+
+def claim(att: Attempt, strategy: str) -> Claim:
+    """Claim the token: one insert that may conflict.
+
+    A claim met but gone before it could be read was released (its provider call
+    gave no verdict): the insert is tried again, so the provider is never asked
+    without a claim while the ledger answers.
+    """
+    try:
+        for _ in range(_CLAIM_TRIES):
+            if _insert(att, strategy):
+                return Claim(ours=True)
+            row = read(att)
+            if row is not None:
+                return Claim(ours=False, row=row)
+    except DatabaseError as exc:
+        return _unreachable(att, exc)
+    # Claimed and released over and over under our feet: treat it as a claim in flight.
+    return Claim(ours=False, row={"scope_key": att.scope.key, "state": "busy"})
+
+
+def _insert(att: Attempt, strategy: str) -> bool:
+    row = row_for(att)
+    if strategy == "portable":
+        try:
+            with transaction.atomic(using=att.db):
+                PassToken.objects.using(att.db).create(**row)
+            return True
+        except IntegrityError:
+            return False
+    with connections[att.db].cursor() as cursor:
+        # (2) the claim: one insert that may conflict.
+        cursor.execute(
+            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+            "ON CONFLICT (token_digest) DO NOTHING RETURNING id",
+            _sql_values(att, row),
+        )
+        return cursor.fetchone() is not None
 
 
 def _unreachable(att: Attempt, exc: Exception) -> Claim:
@@ -130,33 +176,6 @@ def _unreachable(att: Attempt, exc: Exception) -> Claim:
         att.request_id,
     )
     return Claim(ours=False)
-
-
-def claim(att: Attempt, strategy: str) -> Claim:
-    """Claim the token: one insert that may conflict."""
-    row = row_for(att)
-    try:
-        if strategy == "portable":
-            try:
-                with transaction.atomic(using=att.db):
-                    PassToken.objects.using(att.db).create(**row)
-                return Claim(ours=True)
-            except IntegrityError:
-                pass
-        else:
-            with connections[att.db].cursor() as cursor:
-                # (2) the claim: one insert that may conflict.
-                cursor.execute(
-                    f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-                    f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-                    "ON CONFLICT (token_digest) DO NOTHING RETURNING id",
-                    _sql_values(att, row),
-                )
-                if cursor.fetchone() is not None:
-                    return Claim(ours=True)
-        return Claim(ours=False, row=read(att))
-    except DatabaseError as exc:
-        return _unreachable(att, exc)
 
 
 def read(att: Attempt) -> dict[str, Any] | None:
@@ -193,31 +212,23 @@ def await_claim(att: Attempt, row: dict[str, Any]) -> dict[str, Any]:
             time.sleep(delay)  # another process holds the claim: poll the ledger
         delay = min(delay * 2, 0.1)
         fresh = read(att)
-        if fresh is None:  # the claim was released: it is ours to take
+        if fresh is None:  # the claim was released: claim it again
             return {**row, "state": "released"}
         row = fresh
     return row
 
 
 def take_over(att: Attempt, row: dict[str, Any]) -> bool:
-    """Take a released claim, or one abandoned for ``CAPTCHALA_CLAIM_ABANDONED_AFTER``
-    seconds by a worker that died; True if it is now ours."""
-    tokens = PassToken.objects.using(att.db)
+    """Take a claim abandoned for ``CAPTCHALA_CLAIM_ABANDONED_AFTER`` seconds by a worker
+    that died; True if it is now ours."""
     try:
-        if row["state"] == "released":
-            try:
-                with transaction.atomic(using=att.db):
-                    tokens.create(**row_for(att))
-                return True
-            except IntegrityError:
-                return False
         created = aware(row["created_at"], att.db)
         if (timezone.now() - created).total_seconds() < float(app_settings.CLAIM_ABANDONED_AFTER):
             return False  # still a live worker's: never send the token twice
         return bool(
-            tokens.filter(
-                id=row["id"], state=ClaimState.PENDING, created_at=row["created_at"]
-            ).update(created_at=timezone.now())
+            PassToken.objects.using(att.db)
+            .filter(id=row["id"], state=ClaimState.PENDING, created_at=row["created_at"])
+            .update(created_at=timezone.now())
         )
     except DatabaseError:
         return False

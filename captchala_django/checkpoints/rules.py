@@ -23,15 +23,20 @@ def keeps_pass(row: dict[str, Any], state: dict[str, Any]) -> bool:
 
 def merge(row: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     """The columns an update of ``row`` to ``state`` sets (the SQL upsert's rules)."""
-    changes = {
-        name: state[name]
-        for name in ("scope_kind", "route", "client_ip", "updated_at", "request_id")
-    }
-    if state["user_id"] is not None:
-        changes["user_id"] = state["user_id"]
+    changes = {name: state[name] for name in ("scope_kind", "route", "updated_at")}
     if not keeps_pass(row, state):
-        for name in ("status", "token_digest", "failure_class", "failure_detail"):
-            changes[name] = state[name]
+        # A live pass keeps what it says and whom it names (address, request id, user).
+        kept = (
+            "status",
+            "token_digest",
+            "failure_class",
+            "failure_detail",
+            "client_ip",
+            "request_id",
+        )
+        changes.update({name: state[name] for name in kept})
+        if state["user_id"] is not None:
+            changes["user_id"] = state["user_id"]
     if state["status"] == Status.PASSED:
         changes["passed_at"] = state["passed_at"]
         changes["expires_at"] = state["expires_at"]

@@ -66,16 +66,15 @@ KEEP = (
 
 
 def _upsert_sql() -> str:
-    kept = ("status", "token_digest", "failure_class", "failure_detail")
+    # A live pass keeps what it says and whom it names (address, request id, user).
+    kept = ("status", "token_digest", "failure_class", "failure_detail", "client_ip", "request_id")
     sets = [
         "version = c.version + 1",
         "attempts = c.attempts + 1",
         "scope_kind = excluded.scope_kind",
         "route = excluded.route",
-        "client_ip = excluded.client_ip",
         "updated_at = excluded.updated_at",
-        "request_id = excluded.request_id",
-        "user_id = COALESCE(excluded.user_id, c.user_id)",
+        f"user_id = CASE WHEN {KEEP} THEN c.user_id ELSE COALESCE(excluded.user_id, c.user_id) END",
         "passed_at = CASE WHEN excluded.status = 'passed' THEN excluded.passed_at "
         "ELSE c.passed_at END",
         # Mirrors rules.merge(): a failure never pushes an expiry forward.
