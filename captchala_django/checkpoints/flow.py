@@ -83,7 +83,6 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     when either answers instead of the provider."""
     att.claim_key = att.scope.key
     dialect = strategy(att.db)
-    passed = None
     if fast_path and dialect == "postgresql":
         claim = ledger.claim_unless_passed(att)
         passed = claim.passed
