@@ -19,7 +19,7 @@ from captchala_django.sandbox.server import LiveSandbox
 
 PROCESSES = 8
 PER_PROCESS = 300
-ROUNDS = 5
+ROUNDS = 7
 PER_ROUND = 100
 
 
@@ -76,6 +76,8 @@ def run() -> list[str]:
     raw, raw_done, _ = _run(raw_upserts, lambda w: (w, dsn, PER_PROCESS * 4))
     full_rate = sorted(full)[len(full) // 2]
     floor_rate = sorted(floor)[len(floor) // 2]
+    # Each round's own ratio: the two sides of a round ran back to back, under the same load.
+    ratios = sorted(b / a for a, b in zip(full, floor, strict=True))
     return [
         f"checkpoints: verify_and_record, {PROCESSES} processes  {ours:8.0f} writes/s "
         f"({done} full verifications, {failures} not allowed+persisted, {calls} provider calls)",
@@ -84,6 +86,7 @@ def run() -> list[str]:
         f"checkpoints: ratio raw / verify_and_record       {raw / ours:8.2f}x",
         f"checkpoints: pair, verify_and_record            {full_rate:8.0f} checks/s",
         f"checkpoints: pair, floor (validate + 1 upsert)  {floor_rate:8.0f} checks/s",
-        f"checkpoints: pair, ratio floor / full            {floor_rate / full_rate:8.2f}x "
-        f"(medians of {ROUNDS} interleaved rounds of {PROCESSES}x{PER_ROUND}; target: 2x or below)",
+        f"checkpoints: pair, ratio floor / full            {ratios[len(ratios) // 2]:8.2f}x "
+        f"(median of {ROUNDS} interleaved rounds of {PROCESSES}x{PER_ROUND}, "
+        f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x; target: 2x or below)",
     ]
