@@ -47,6 +47,15 @@ class CaptchaLaWidget(forms.Widget):
     def value_omitted_from_data(self, data, files, name):
         return app_settings.TOKEN_FIELD not in data
 
+    @staticmethod
+    def _merged_attrs(given: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+        """One set of attributes for the widget's element: the caller's win, except that
+        classes are joined (the browser keeps only the first of two equal attributes)."""
+        merged = {**ours, **given}
+        if given.get("class"):
+            merged["class"] = f"{ours['class']} {given['class']}"
+        return merged
+
     def widget_options(self) -> dict[str, Any]:
         options = dict(app_settings.WIDGET or {})
         options.update({k: v for k, v in self.options.items() if v})
@@ -83,13 +92,29 @@ class CaptchaLaWidget(forms.Widget):
         except ConfigurationError as exc:
             logger.error("%s", exc)
             app_key, error = "", "unavailable"
+        theme = options.get("theme", "")
+        context["widget"]["attrs"] = self._merged_attrs(
+            context["widget"]["attrs"],
+            {
+                "class": "captchala",
+                "data-captchala": True,
+                "data-app-key": app_key,
+                "data-server-token": server_token,
+                "data-action": action,
+                "data-product": options.get("product", "bind"),
+                "data-lang": options.get("lang", "auto"),
+                "data-theme": theme,
+                "data-refresh-url": refresh_url,
+                "data-captchala-error": error or False,
+            },
+        )
         context["captchala"] = {
             "app_key": app_key,
             "action": action,
             "server_token": server_token,
             "product": options.get("product", "bind"),
             "lang": options.get("lang", "auto"),
-            "theme": options.get("theme", ""),
+            "theme": theme,
             "loader_url": app_settings.LOADER_URL,
             "token_field": app_settings.TOKEN_FIELD,
             "refresh_url": refresh_url,

@@ -132,3 +132,19 @@ def test_boot_script_is_served_as_a_static_file():
         "appendTo",
     ):
         assert needle in source
+
+
+def test_attrs_are_merged_never_duplicated():
+    """The browser keeps the first of two equal attributes: each must appear once."""
+
+    class Themed(CaptchaLaFormMixin, forms.Form):
+        captcha = CaptchaLaField(
+            action="login", widget=CaptchaLaWidget(attrs={"class": "mine", "data-theme": "dark"})
+        )
+
+    html, _ = render(Themed)
+    div = re.search(r"<div ([^>]*)>", html).group(1)
+    names = re.findall(r'([\w-]+)(?:="[^"]*")?', div)
+    assert len(names) == len(set(names)), names
+    assert 'class="captchala mine"' in div and 'data-theme="dark"' in div
+    assert "data-captchala" in names and 'data-app-key="sandbox-app-key"' in div
