@@ -22,6 +22,8 @@ MAX_TTL = 7 * 24 * 3600
 class Codes:
     KEY_MISSING = "captchala_django.E001"
     SECRET_MISSING = "captchala_django.E002"
+    KEY_MISSING_WARNING = "captchala_django.W005"
+    SECRET_MISSING_WARNING = "captchala_django.W006"
     SANDBOX_WITHOUT_DEBUG = "captchala_django.E003"
     TIMEOUT_RANGE = "captchala_django.E004"
     TTL_RANGE = "captchala_django.E005"
@@ -45,23 +47,31 @@ def _read(name: str, errors: list[CheckMessage]) -> tuple[bool, Any]:
         return False, None
 
 
-def check_keys(app_configs=None, **kwargs) -> list[CheckMessage]:
-    errors: list[CheckMessage] = []
-    for name, code in (
-        ("CAPTCHALA_APP_KEY", Codes.KEY_MISSING),
-        ("CAPTCHALA_APP_SECRET", Codes.SECRET_MISSING),
+def check_keys(app_configs=None, *, deploy: bool = False, **kwargs) -> list[CheckMessage]:
+    """Keys missing: a warning for ``migrate``, ``collectstatic`` and builds that run
+    without secrets (W005/W006); an error under ``check --deploy`` (E001/E002). At
+    runtime a check without keys is class ``configuration``, logged at ERROR."""
+    messages: list[CheckMessage] = []
+    for name, error_id, warning_id in (
+        ("CAPTCHALA_APP_KEY", Codes.KEY_MISSING, Codes.KEY_MISSING_WARNING),
+        ("CAPTCHALA_APP_SECRET", Codes.SECRET_MISSING, Codes.SECRET_MISSING_WARNING),
     ):
-        ok, value = _read(name, errors)
+        ok, value = _read(name, messages)
         if ok and not value and not is_sandbox():
-            errors.append(
-                Error(
+            level = Error if deploy else Warning
+            messages.append(
+                level(
                     f"{name} is not set.",
                     hint=f"Set {name} in your settings or environment "
                     "(or CAPTCHALA_SANDBOX = True for local development).",
-                    id=code,
+                    id=error_id if deploy else warning_id,
                 )
             )
-    return errors
+    return messages
+
+
+def check_keys_for_deploy(app_configs=None, **kwargs) -> list[CheckMessage]:
+    return check_keys(app_configs, deploy=True, **kwargs)
 
 
 def check_sandbox_in_production(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -261,3 +271,4 @@ def register_checks() -> None:
         register(check, "captchala_django")
     # Not deploy-only: runserver, migrate and every ``manage.py check`` report it.
     register(check_sandbox_in_production, "captchala_django", Tags.security)
+    register(check_keys_for_deploy, "captchala_django", Tags.security, deploy=True)
