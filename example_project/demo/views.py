@@ -16,6 +16,7 @@ PANEL_MODES = {
     "slow": "Slow (2 s)",
     "error": "Provider down (503)",
     "timeout": "Provider times out",
+    "validate_error": "Validation down (503 after the check)",
     "degraded": "Quota used up (degraded tokens)",
 }
 
@@ -71,15 +72,21 @@ def sandbox_panel(request):
         if mode == "slow":
             sandbox.set_fault("none", latency_ms=2000)
         elif mode in ("error", "timeout"):
-            # Only validation fails, so pages still render the widget and the failure
-            # shows where a user meets it: after passing the check.
-            sandbox.set_fault(mode, endpoint="validate", hang_seconds=10)
+            # The whole provider: server tokens cannot be issued either, so pages show
+            # the widget's "reload the page to try again" message.
+            sandbox.set_fault(mode, hang_seconds=10)
+        elif mode == "validate_error":
+            # Only validation fails: pages render the widget, and the failure shows where
+            # a user meets it, after passing the check.
+            sandbox.set_fault("error", endpoint="validate")
         elif mode in FAULT_MODES and mode in PANEL_MODES:
             sandbox.set_fault(mode)
         messages.info(request, f"Sandbox mode: {PANEL_MODES.get(mode, mode)}")
         return redirect("sandbox-panel")
     faults = sandbox.faults
     current = "slow" if faults.mode == "none" and faults.latency_ms else faults.mode
+    if faults.mode == "error" and faults.endpoint == "validate":
+        current = "validate_error"
     return render(
         request,
         "demo/sandbox_panel.html",

@@ -146,9 +146,21 @@ def test_replayed_token_is_refused(browser, page, module_demo_server):
     other.context.close()
 
 
-def test_provider_down_shows_the_retry_message(page, module_demo_server):
+def test_provider_down_shows_the_reload_message_on_the_page(page, module_demo_server):
+    """With the whole provider down, no server token can be issued: the widget says so."""
     server = module_demo_server
     set_mode(page, server, "error")
+    try:
+        page.goto(server + "/login/")
+        assert "Please reload the page to try again." in page.inner_text("main")
+        shot(page, "provider-down-reload")
+    finally:
+        set_mode(page, server, "none")
+
+
+def test_validation_down_shows_the_retry_message(page, module_demo_server):
+    server = module_demo_server
+    set_mode(page, server, "validate_error")
     try:
         login(page, server, "provider-down")
         main = page.inner_text("main")
