@@ -28,7 +28,7 @@ from . import guard
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .decorators import RETRY_AFTER
 from .scopes import ScopeArg
-from .widgets import MULTIPLE_TOKENS
+from .tokens import MULTIPLE_TOKENS
 
 
 class CaptchaUnavailable(exceptions.APIException):
@@ -116,7 +116,7 @@ class CheckpointRequired(BasePermission):
     Configure on the view: ``captchala_scope``, ``captchala_action``,
     ``captchala_ttl`` and ``captchala_methods`` (default: every unsafe method;
     ``GET`` brings ``HEAD`` with it). The token is read as everywhere
-    (:func:`captchala_django.guard.read_token`): the ``CAPTCHALA_TOKEN_FIELD``
+    (:func:`captchala_django.tokens.read_token`): the ``CAPTCHALA_TOKEN_FIELD``
     key of the request data or the ``X-CaptchaLa-Token`` header, never both.
     ``request.captchala`` holds the outcome (``None`` when not checked).
     """

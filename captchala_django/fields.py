@@ -10,7 +10,8 @@ from django.forms.boundfield import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from .scopes import ScopeArg
-from .widgets import MULTIPLE_TOKENS, CaptchaLaWidget
+from .tokens import MULTIPLE_TOKENS
+from .widgets import CaptchaLaWidget
 
 
 class _CaptchaLaBoundField(BoundField):

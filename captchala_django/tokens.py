@@ -16,6 +16,8 @@ from django.http import HttpRequest
 from .conf import app_settings
 
 TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+#: What a form field gets when a body carries several tokens: refused, never guessed between.
+MULTIPLE_TOKENS = object()
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,9 @@ from . import server_tokens
 from .client import KNOWN_ACTIONS
 from .conf import app_settings
 from .exceptions import CaptchaLaError, ConfigurationError
-from .tokens import read_token
+from .tokens import MULTIPLE_TOKENS, read_token
 
 logger = logging.getLogger("captchala_django.widgets")
-
-#: Several values for the token field: refused, never guessed between.
-MULTIPLE_TOKENS = object()
 
 
 class CaptchaLaWidget(forms.Widget):
@@ -92,33 +89,24 @@ class CaptchaLaWidget(forms.Widget):
         except ConfigurationError as exc:
             logger.error("%s", exc)
             app_key, error = "", "unavailable"
-        theme = options.get("theme", "")
-        context["widget"]["attrs"] = self._merged_attrs(
-            context["widget"]["attrs"],
-            {
-                "class": "captchala",
-                "data-captchala": True,
-                "data-app-key": app_key,
-                "data-server-token": server_token,
-                "data-action": action,
-                "data-product": options.get("product", "bind"),
-                "data-lang": options.get("lang", "auto"),
-                "data-theme": theme,
-                "data-refresh-url": refresh_url,
-                "data-captchala-error": error or False,
-            },
-        )
-        context["captchala"] = {
+        captchala = {
             "app_key": app_key,
             "action": action,
             "server_token": server_token,
             "product": options.get("product", "bind"),
             "lang": options.get("lang", "auto"),
-            "theme": theme,
+            "theme": options.get("theme", ""),
             "loader_url": app_settings.LOADER_URL,
             "token_field": app_settings.TOKEN_FIELD,
             "refresh_url": refresh_url,
             "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
             "error": error,
         }
+        # The element's attributes, for the boot script: the same values as data-*.
+        data = ("app_key", "server_token", "action", "product", "lang", "theme", "refresh_url")
+        ours = {"class": "captchala", "data-captchala": True}
+        ours |= {"data-" + name.replace("_", "-"): captchala[name] for name in data}
+        ours["data-captchala-error"] = error or False
+        context["widget"]["attrs"] = self._merged_attrs(context["widget"]["attrs"], ours)
+        context["captchala"] = captchala
         return context

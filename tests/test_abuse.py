@@ -6,7 +6,6 @@ test asserts what must be refused, what must be remembered and what is stored.
 
 import logging
 import re
-import threading
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -20,7 +19,7 @@ from captchala_django.checkpoints import token_digest, verify_and_record
 from captchala_django.client import CaptchaLaClient
 from captchala_django.exceptions import ProviderResponseError
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
-from tests.helpers import FORGED, VALID, JsonServer, make_request, scope
+from tests.helpers import FORGED, VALID, JsonServer, make_request, run_threads, scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
@@ -102,24 +101,14 @@ def test_8_parallel_submissions_of_one_token_to_a_field_let_exactly_one_through(
     token = captchala_sandbox.mint_pass_token("contact_form")
     session = SessionStore()
     session.save()
-    barrier = threading.Barrier(8)
-    results = []
 
-    def submit():
+    def submit(_):
         request = make_request()
         request.session = SessionStore(session_key=session.session_key)
-        barrier.wait()
-        try:
-            form = ContactForm({"message": "hi", "captchala_token": token}, request=request)
-            results.append(form.is_valid())
-        finally:
-            connection.close()
+        return ContactForm({"message": "hi", "captchala_token": token}, request=request).is_valid()
 
-    threads = [threading.Thread(target=submit) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_threads(8, submit)
+    assert errors == []
     # One claims the token; the seven others wait for its answer, then are refused.
     assert sorted(results) == [False] * 7 + [True]
     assert captchala_sandbox.calls_for(token) == 1

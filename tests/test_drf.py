@@ -1,7 +1,5 @@
 """Django REST framework: the serializer field and the permission class, over APIClient."""
 
-import threading
-
 import pytest
 from django.db import connection
 
@@ -10,7 +8,7 @@ pytest.importorskip("rest_framework")
 from rest_framework.test import APIClient  # noqa: E402
 
 from captchala_django.models import Checkpoint  # noqa: E402
-from tests.helpers import FORGED, checkpoint_lookups  # noqa: E402
+from tests.helpers import FORGED, checkpoint_lookups, run_threads  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
@@ -150,24 +148,12 @@ def test_permission_provider_down_is_503_with_retry_after(captchala_sandbox):
 def test_16_concurrent_api_calls_with_one_token(captchala_sandbox):
     captchala_sandbox.set_fault("none", latency_ms=50)
     token = captchala_sandbox.mint_pass_token("transfer")
-    barrier = threading.Barrier(16)
-    statuses, errors = [], []
 
-    def call():
-        try:
-            barrier.wait()
-            response = APIClient().post("/api/transfer/", {"captchala_token": token}, format="json")
-            statuses.append(response.status_code)
-        except Exception as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def call(_):
+        body = {"captchala_token": token}
+        return APIClient().post("/api/transfer/", body, format="json").status_code
 
-    threads = [threading.Thread(target=call) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses, errors = run_threads(16, call)
     assert errors == []
     assert statuses == [200] * 16
     assert captchala_sandbox.calls_for(token) == 1

@@ -87,5 +87,9 @@ def test_ip_and_custom_scopes():
 
 
 def test_the_route_is_the_url_name_else_the_path():
+    from django.urls import resolve
+
     request = request_with()
     assert resolve_scope(request, "ip").route == "/somewhere/"
+    request.resolver_match = resolve("/transfer/")
+    assert resolve_scope(request, "ip").route == "transfer"

@@ -181,15 +181,11 @@ def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
     else:
         failure, code, lenient = (
             FailureClass.PROVIDER,
-            _code(exc, "provider_error"),
+            getattr(exc, "code", "") or "provider_error",
             _fail_open(att),
         )
     att.event(EventKind.VALIDATE_RESPONSE, detail=code, status_code=getattr(exc, "status", None))
     return finish(att, failure, code=code, provider_called=True, lenient=lenient, error=exc)
-
-
-def _code(exc: Exception, default: str) -> str:
-    return getattr(exc, "code", "") or default
 
 
 def _fail_open(att: Attempt) -> bool:
