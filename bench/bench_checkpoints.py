@@ -10,6 +10,7 @@ rounds on fresh scopes; and a raw psycopg loop of single-row upserts.
 from __future__ import annotations
 
 import multiprocessing
+from collections import defaultdict
 
 from django.db import connection
 
@@ -21,6 +22,10 @@ PROCESSES = 8
 PER_PROCESS = 300
 ROUNDS = 7
 PER_ROUND = 100
+
+
+#: Each statement's latencies over every round, by name (see workers.STATEMENTS).
+_TIMES: dict[str, list[float]] = defaultdict(list)
 
 
 def _run(target, args_for) -> tuple[float, int, int]:
@@ -38,6 +43,9 @@ def _run(target, args_for) -> tuple[float, int, int]:
     done = sum(r[0] for r in reports)
     slowest = max(r[1] for r in reports)
     failures = sum(r[2] for r in reports)
+    for report in (r for r in reports if len(r) > 3):
+        for name, times in report[3].items():
+            _TIMES[name].extend(times)
     return done / slowest, done, failures
 
 
@@ -78,6 +86,11 @@ def run() -> list[str]:
     floor_rate = sorted(floor)[len(floor) // 2]
     # Each round's own ratio: the two sides of a round ran back to back, under the same load.
     ratios = sorted(b / a for a, b in zip(full, floor, strict=True))
+    statements = [
+        f"checkpoints: {name:<32} {sorted(times)[len(times) // 2] * 1000:8.2f} ms "
+        f"median statement latency ({len(times)} statements)"
+        for name, times in sorted(_TIMES.items())
+    ]
     return [
         f"checkpoints: verify_and_record, {PROCESSES} processes  {ours:8.0f} writes/s "
         f"({done} full verifications, {failures} not allowed+persisted, {calls} provider calls)",
@@ -89,4 +102,5 @@ def run() -> list[str]:
         f"checkpoints: pair, ratio floor / full            {ratios[len(ratios) // 2]:8.2f}x "
         f"(median of {ROUNDS} interleaved rounds of {PROCESSES}x{PER_ROUND}, "
         f"{ratios[0]:.2f}x to {ratios[-1]:.2f}x; target: 2x or below)",
+        *statements,
     ]

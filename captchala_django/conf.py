@@ -24,6 +24,7 @@ SANDBOX_APP_KEY = "sandbox-app-key"
 SANDBOX_APP_SECRET = "sandbox-app-secret"
 
 POLICIES = ("deny", "allow")
+_UNSET = object()
 SCOPE_KINDS = ("session", "user", "ip")
 WIDGET_PRODUCTS = ("bind", "popup", "float", "embed")
 
@@ -114,8 +115,9 @@ def get_setting(name: str) -> Any:
         spec = SETTINGS[name]
     except KeyError:
         raise ConfigurationError(f"Unknown captchala-django setting {name!r}") from None
-    if hasattr(django_settings, name):
-        return getattr(django_settings, name)
+    value = getattr(django_settings, name, _UNSET)
+    if value is not _UNSET:
+        return value
     if name in os.environ:
         return _from_environment(spec)
     if isinstance(spec.default, (list, dict)):

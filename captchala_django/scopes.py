@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Union
 
 from django.http import HttpRequest
@@ -45,8 +46,9 @@ class Scope:
         """A session scope of a client that has no session yet: it can never hold a pass."""
         return self.kind == "session" and not self.subject
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """The scope's row key: an HMAC, so that a session key is never stored."""
         value = f"{self.kind}\x00{self.subject}\x00{self.route}"
         return salted_hmac("captchala_django.scope", value, algorithm="sha256").hexdigest()
 
