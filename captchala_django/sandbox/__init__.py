@@ -7,6 +7,17 @@ Use it for development, the demo and tests; never in production. It runs:
 * in pytest: the ``captchala_sandbox`` fixture (a live server on a free loopback port).
 """
 
-from .core import FAULT_MODES, KNOWN_ACTIONS, Reply, Sandbox
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["FAULT_MODES", "KNOWN_ACTIONS", "Reply", "Sandbox"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the pytest plugin lives in this package and must cost nothing to load.
+    if name in __all__:
+        from . import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

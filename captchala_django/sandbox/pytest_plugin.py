@@ -1,4 +1,4 @@
-"""pytest plugin (registered through the ``pytest11`` entry point).
+"""pytest plugin (registered through the ``pytest11`` entry point ``captchala_sandbox``).
 
 Fixtures:
 
@@ -8,31 +8,40 @@ Fixtures:
 ``captchala_sandbox``
     the same server, reset (tokens, faults, counters) for this test, with the
     ``CAPTCHALA_*`` settings pointed at it for the test's duration.
+
+Every import beyond pytest happens inside a fixture, so the plugin costs nothing
+and needs no Django settings until a test asks for one of them. Turn it off with
+``-p no:captchala_sandbox``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
-from .server import LiveSandbox
+if TYPE_CHECKING:
+    from .server import LiveSandbox
 
 
-def sandbox_settings(live: LiveSandbox) -> dict[str, object]:
-    """The settings that point captchala-django at ``live``."""
-    return {
-        "CAPTCHALA_API_URL": live.url,
-        "CAPTCHALA_OFFLINE_API_URL": live.offline_url,
-        "CAPTCHALA_LOADER_URL": live.loader_url,
-        "CAPTCHALA_APP_KEY": SANDBOX_APP_KEY,
-        "CAPTCHALA_APP_SECRET": SANDBOX_APP_SECRET,
-    }
+def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
+    """The settings that point captchala-django at ``live``; kept here for importers,
+    defined in :func:`captchala_django.testing.sandbox_settings`."""
+    from ..testing import sandbox_settings as build
+
+    return build(live)
 
 
 @pytest.fixture(scope="session")
 def captchala_sandbox_server() -> Iterator[LiveSandbox]:
+    """A CaptchaLa sandbox (LiveSandbox) on a free loopback port, for the whole session.
+
+    Not reset between tests and no settings changed: most tests want
+    ``captchala_sandbox`` instead.
+    """
+    from .server import LiveSandbox
+
     live = LiveSandbox().start()
     yield live
     live.stop()
@@ -40,6 +49,13 @@ def captchala_sandbox_server() -> Iterator[LiveSandbox]:
 
 @pytest.fixture
 def captchala_sandbox(captchala_sandbox_server: LiveSandbox) -> Iterator[LiveSandbox]:
+    """The session's sandbox, reset for this test, with the CAPTCHALA_* settings pointed at it.
+
+    ``captchala_sandbox.mint_pass_token("login")`` gives a token to post under
+    ``CAPTCHALA_TOKEN_FIELD`` (``captchala_token`` by default); ``set_fault("error")``
+    and ``count("validate")`` drive and observe it. Settings are overridden only
+    when Django is configured.
+    """
     live = captchala_sandbox_server
     live.reset()
     from django.conf import settings
@@ -47,8 +63,8 @@ def captchala_sandbox(captchala_sandbox_server: LiveSandbox) -> Iterator[LiveSan
     if not settings.configured:
         yield live
         return
-    from django.test import override_settings
+    from ..testing import SandboxFixture
 
-    with override_settings(**sandbox_settings(live)):
+    with SandboxFixture(live):  # given a server: the override only, the server stays up
         yield live
     live.clear_faults()

@@ -251,7 +251,10 @@ class LiveSandbox:
 
     def start(self) -> LiveSandbox:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="captchala-sandbox", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="captchala-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self

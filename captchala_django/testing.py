@@ -1,0 +1,207 @@
+"""Test helpers for suites run with ``manage.py test`` (unittest): no pytest needed.
+
+CaptchaLa has no test keys, so tests talk to the package's local sandbox, a real
+HTTP server on a free loopback port. Two ways in:
+
+* :class:`CaptchaLaSandboxMixin` for a ``TestCase``: one sandbox per class, reset
+  before each test, reached as ``self.captchala``;
+* :func:`use_sandbox` (or :class:`SandboxFixture` itself) as a context manager,
+  anywhere.
+
+Both point the ``CAPTCHALA_*`` settings at the sandbox with ``override_settings``
+for as long as it runs, and hand out a :class:`SandboxFixture`::
+
+    class LoginTests(CaptchaLaSandboxMixin, TestCase):
+        def test_login(self):
+            data = self.captchala.form_data({"username": "u", "password": "p"}, action="login")
+            self.client.post("/login/", data)
+
+pytest users get the same through the ``captchala_sandbox`` fixture (the package's
+pytest plugin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from django.test.utils import override_settings
+
+from .conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, app_settings
+from .sandbox.core import Faults
+from .sandbox.server import LiveSandbox
+from .tokens import TOKEN_HEADER
+
+__all__ = ["CaptchaLaSandboxMixin", "SandboxFixture", "sandbox_settings", "use_sandbox"]
+
+
+def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
+    """The settings that point captchala-django at the running sandbox ``live``."""
+    return {
+        "CAPTCHALA_API_URL": live.url,
+        "CAPTCHALA_OFFLINE_API_URL": live.offline_url,
+        "CAPTCHALA_LOADER_URL": live.loader_url,
+        "CAPTCHALA_APP_KEY": SANDBOX_APP_KEY,
+        "CAPTCHALA_APP_SECRET": SANDBOX_APP_SECRET,
+    }
+
+
+class SandboxFixture:
+    """A running sandbox with the ``CAPTCHALA_*`` settings pointed at it.
+
+    ``SandboxFixture()`` starts a :class:`~captchala_django.sandbox.server.LiveSandbox`
+    of its own and stops it on exit; ``SandboxFixture(live)`` reuses a running one
+    and leaves it running. Keyword arguments are further settings to override for
+    the same span (``CAPTCHALA_TIMEOUT=0.5``). Use it as a context manager, or call
+    :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, live: LiveSandbox | None = None, **settings: Any) -> None:
+        self._given = live
+        self._extra = settings
+        self._live: LiveSandbox | None = None
+        self._override: override_settings | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> SandboxFixture:
+        """Start the sandbox (unless one was given) and enable the settings override."""
+        if self._override is not None:
+            raise RuntimeError("this SandboxFixture is already running")
+        live = self._given if self._given is not None else LiveSandbox().start()
+        try:
+            override = override_settings(**sandbox_settings(live), **self._extra)
+            override.enable()
+        except BaseException:
+            if self._given is None:
+                live.stop()
+            raise
+        self._live, self._override = live, override
+        return self
+
+    def stop(self) -> None:
+        """Restore the settings and stop the sandbox if this fixture started it."""
+        override, live = self._override, self._live
+        self._override = self._live = None
+        try:
+            if override is not None:
+                override.disable()
+        finally:
+            if live is not None and self._given is None:
+                live.stop()
+
+    def __enter__(self) -> SandboxFixture:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def live(self) -> LiveSandbox:
+        """The running :class:`~captchala_django.sandbox.server.LiveSandbox`."""
+        if self._live is None:
+            raise RuntimeError(
+                "the sandbox is not running: use SandboxFixture as `with` or start()"
+            )
+        return self._live
+
+    @property
+    def url(self) -> str:
+        """The sandbox's base URL (``http://127.0.0.1:PORT``), also ``CAPTCHALA_API_URL``."""
+        return self.live.url
+
+    # ------------------------------------------------------------------ tokens
+
+    def mint(self, action: str | None = "login", **options: Any) -> str:
+        """A fresh single-use pass token the sandbox accepts for ``action``.
+
+        ``options`` go to :meth:`Sandbox.mint_pass_token
+        <captchala_django.sandbox.Sandbox.mint_pass_token>`: ``ttl``,
+        ``degraded``, ``uid``, ``app_key``, ``prefix``.
+        """
+        return self.live.mint_pass_token(action, **options)
+
+    def form_data(
+        self,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        action: str | None = "login",
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """POST data: ``fields`` plus a pass token under ``CAPTCHALA_TOKEN_FIELD``.
+
+        The token is minted for ``action`` unless ``token`` is given (say, a
+        made-up one, to test a refusal).
+        """
+        value = self.mint(action) if token is None else token
+        return {**(fields or {}), app_settings.TOKEN_FIELD: value}
+
+    def token_header(
+        self, action: str | None = "login", *, token: str | None = None
+    ) -> dict[str, str]:
+        """The token as the ``X-CaptchaLa-Token`` header, as test-client keyword
+        arguments: ``self.client.post(url, data, **sandbox.token_header("checkout"))``."""
+        return {TOKEN_HEADER: self.mint(action) if token is None else token}
+
+    # ------------------------------------------------------------------ faults and counters
+
+    def fail(self, mode: str = "error", **options: Any) -> Faults:
+        """Make the sandbox misbehave: ``mode`` is one of
+        :data:`~captchala_django.sandbox.FAULT_MODES` (``"error"``, ``"timeout"``,
+        ``"drop"``, ...); ``options`` as :class:`~captchala_django.sandbox.core.Faults`
+        (``count``, ``latency_ms``, ``status``, ``endpoint``, ``body``)."""
+        return self.live.set_fault(mode, **options)
+
+    def clear_faults(self) -> None:
+        """Answer normally again (and end any request a ``timeout`` fault holds)."""
+        self.live.clear_faults()
+
+    def reset(self) -> None:
+        """Forget every token, fault and counter, as at the start of a test."""
+        self.live.reset()
+
+    def count(self, name: str) -> int:
+        """Calls seen: ``"validate"``, ``"issue"``, ``"requests"``, ``"connections"``
+        or an API path such as ``"/v1/validate"``."""
+        return self.live.count(name)
+
+    def calls_for(self, token: str) -> int:
+        """How many validate calls carried ``token``."""
+        return self.live.calls_for(token)
+
+
+def use_sandbox(live: LiveSandbox | None = None, **settings: Any) -> SandboxFixture:
+    """A sandbox for a ``with`` block: ``with use_sandbox() as sandbox: sandbox.mint()``.
+
+    Same arguments as :class:`SandboxFixture`: pass ``live`` to reuse a running
+    server (it is left running); keyword arguments are extra settings.
+    """
+    return SandboxFixture(live, **settings)
+
+
+class CaptchaLaSandboxMixin:
+    """A ``TestCase`` mixin: one sandbox per class, reset before each test.
+
+    Put it before Django's class: ``class T(CaptchaLaSandboxMixin, TestCase)``.
+    ``self.captchala`` is the class's :class:`SandboxFixture`; the settings point
+    at it from ``setUpClass`` (so in ``setUpTestData`` too) until the class's
+    cleanups. A class-level or per-test ``override_settings`` of the same names
+    wins over it. ``captchala_settings`` adds settings for the class. Overriding
+    ``setUp``? Call ``super().setUp()``, which resets the sandbox.
+    """
+
+    captchala: ClassVar[SandboxFixture]
+    #: Extra settings while the class's sandbox runs, e.g. ``{"CAPTCHALA_TIMEOUT": 0.5}``.
+    captchala_settings: ClassVar[Mapping[str, Any]] = {}
+
+    @classmethod
+    def setUpClass(cls) -> None:  # noqa: N802 - unittest's name
+        # Started before Django's own setUpClass (class-level override_settings,
+        # setUpTestData) and cleaned up after it, so the overrides nest.
+        cls.captchala = SandboxFixture(**cls.captchala_settings).start()
+        cls.addClassCleanup(cls.captchala.stop)  # type: ignore[attr-defined]
+        super().setUpClass()  # type: ignore[misc]
+
+    def setUp(self) -> None:  # noqa: N802
+        self.captchala.reset()
+        super().setUp()  # type: ignore[misc]
