@@ -78,6 +78,7 @@ class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
         "detail",
         "status_code",
         "latency_ms",
+        "risk_score",
         "version",
         "request_id",
     )
@@ -213,6 +214,7 @@ class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
         "detail",
         "status_code",
         "latency_ms",
+        "risk_score",
         "request_id",
     )
     show_full_result_count = False

@@ -7,12 +7,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import django
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import POLICIES, SCOPE_KINDS, WIDGET_PRODUCTS, get_setting, is_sandbox
+from .conf import (
+    POLICIES,
+    SCOPE_KINDS,
+    WIDGET_OPTIONS,
+    WIDGET_PRODUCTS,
+    get_setting,
+    is_sandbox,
+)
 from .exceptions import ConfigurationError
 
 MAX_TIMEOUT = 30.0
@@ -33,6 +39,9 @@ class Codes:
     UNPARSABLE = "captchala_django.E009"
     WIDGET = "captchala_django.E010"
     PROXIES = "captchala_django.E011"
+    MAX_RISK = "captchala_django.E012"
+    SERVER_TOKEN_ACTIONS = "captchala_django.E013"
+    UNMAPPED_ACTION = "captchala_django.W007"
     SANDBOX_FORCED = "captchala_django.W003"
     PLAIN_HTTP_API = "captchala_django.W004"
     SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
@@ -196,16 +205,66 @@ def check_scope(app_configs=None, **kwargs) -> list[CheckMessage]:
 
 
 def check_widget(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """``CAPTCHALA_WIDGET``: the loader's options only (an unknown key would be dropped)."""
     errors: list[CheckMessage] = []
     ok, value = _read("CAPTCHALA_WIDGET", errors)
     if not ok:
         return errors
+    unknown = sorted(set(value) - set(WIDGET_OPTIONS)) if isinstance(value, dict) else []
     if not isinstance(value, dict) or value.get("product", "bind") not in WIDGET_PRODUCTS:
+        problem = f"a dict whose 'product' is one of {WIDGET_PRODUCTS}"
+    elif unknown:
+        problem = f"a dict of the loader's options {WIDGET_OPTIONS}; unknown: {unknown}"
+    elif not isinstance(value.get("theme", ""), (str, dict)):
+        problem = "a dict whose 'theme' is a name or a dict"
+    else:
+        return errors
+    errors.append(Error(f"CAPTCHALA_WIDGET must be {problem}; got {value!r}.", id=Codes.WIDGET))
+    return errors
+
+
+def check_max_risk(app_configs=None, **kwargs) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    ok, value = _read("CAPTCHALA_MAX_RISK", errors)
+    if ok and value is not None and (type(value) is not int or not 0 <= value <= 100):
         errors.append(
             Error(
-                "CAPTCHALA_WIDGET must be a dict whose 'product' is one of "
-                f"{WIDGET_PRODUCTS}; got {value!r}.",
-                id=Codes.WIDGET,
+                f"CAPTCHALA_MAX_RISK must be None or a whole number from 0 to 100; got {value!r}.",
+                id=Codes.MAX_RISK,
+            )
+        )
+    return errors
+
+
+def check_server_token_actions(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """The mapping's targets are the provider's actions; names the site uses that are
+    neither the provider's nor mapped share ``generic_form`` (a warning)."""
+    from .client import KNOWN_ACTIONS
+    from .registry import used_actions
+
+    errors: list[CheckMessage] = []
+    ok, mapping = _read("CAPTCHALA_SERVER_TOKEN_ACTIONS", errors)
+    if not ok:
+        return errors
+    if not isinstance(mapping, dict) or any(v not in KNOWN_ACTIONS for v in mapping.values()):
+        errors.append(
+            Error(
+                "CAPTCHALA_SERVER_TOKEN_ACTIONS must map your action names to the provider's "
+                f"{KNOWN_ACTIONS}; got {mapping!r}.",
+                id=Codes.SERVER_TOKEN_ACTIONS,
+            )
+        )
+        return errors
+    unmapped = sorted(used_actions() - set(KNOWN_ACTIONS) - set(mapping))
+    if unmapped:
+        errors.append(
+            Warning(
+                f"The actions {unmapped} are not the provider's: their widgets run as "
+                "'generic_form', and a pass solved on any generic_form widget is accepted "
+                "for them.",
+                hint="Name a provider action, or map each one in "
+                'CAPTCHALA_SERVER_TOKEN_ACTIONS (for example {"transfer": "checkout"}).',
+                id=Codes.UNMAPPED_ACTION,
             )
         )
     return errors
@@ -238,7 +297,7 @@ def check_sqlite_concurrency(app_configs=None, **kwargs) -> list[CheckMessage]:
 
     alias = router.db_for_write(Checkpoint)
     connection = connections[alias]
-    if connection.vendor != "sqlite" or django.VERSION < (5, 1):
+    if connection.vendor != "sqlite":
         return []
     options = connection.settings_dict.get("OPTIONS") or {}
     if options.get("transaction_mode") == "IMMEDIATE":
@@ -260,6 +319,8 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_policies,
     check_scope,
     check_widget,
+    check_max_risk,
+    check_server_token_actions,
     check_proxies,
     check_sqlite_concurrency,
     check_api_urls,

@@ -48,6 +48,21 @@ KNOWN_ACTIONS = (
     "comment", "checkout", "contact_form", "generic_form",
 )
 # fmt: on
+
+
+def provider_action(action: str | None) -> str | None:
+    """The provider action a server token is issued for when the site names ``action``.
+
+    The provider's own names are themselves; ``CAPTCHALA_SERVER_TOKEN_ACTIONS``
+    maps others (``{"transfer": "checkout"}``); any other name is ``generic_form``.
+    A pass is accepted for the named action or for this one.
+    """
+    if not action or action in KNOWN_ACTIONS:
+        return action or None
+    mapped = (app_settings.SERVER_TOKEN_ACTIONS or {}).get(action)
+    return mapped if mapped in KNOWN_ACTIONS else "generic_form"
+
+
 #: Provider error codes that mean our configuration is wrong, not the user.
 CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
 #: The provider's own rate limit: no verdict on the token, so "try again later".
@@ -269,7 +284,11 @@ class CaptchaLaClient:
 
         status, body, latency_ms = self._post(url, payload)
         result = self._parse_validate(status, body, latency_ms)
-        mismatch = action and result.action != action and (result.action or self.require_action)
+        mismatch = (
+            action
+            and result.action not in (action, provider_action(action))
+            and (result.action or self.require_action)
+        )
         if result.valid and mismatch:
             message = f"token was solved for action {result.action!r}, expected {action!r}"
             return replace(result, valid=False, code="token_action_mismatch", message=message)
@@ -444,5 +463,5 @@ def _as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-__all__ = ["KNOWN_ACTIONS", "CaptchaLaClient", "CaptchaLaError", "ServerToken"]
+__all__ = ["KNOWN_ACTIONS", "CaptchaLaClient", "CaptchaLaError", "ServerToken", "provider_action"]
 __all__ += ["ValidationResult", "create_session", "get_session", "printable", "token_format_error"]

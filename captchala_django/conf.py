@@ -27,6 +27,8 @@ POLICIES = ("deny", "allow")
 _UNSET = object()
 SCOPE_KINDS = ("session", "user", "ip")
 WIDGET_PRODUCTS = ("bind", "popup", "float", "embed")
+#: The options ``Captchala.init`` takes besides the app key, server token and action.
+WIDGET_OPTIONS = ("product", "lang", "theme")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ _SPECS = [
     Setting("CAPTCHALA_OFFLINE_API_URL", "str", "https://fallbackapiv1.captchala.com/api/validate"),
     Setting("CAPTCHALA_SERVER_TOKENS", "bool", True),
     Setting("CAPTCHALA_WIDGET", "json", {"product": "bind", "lang": "auto"}),
+    Setting(
+        "CAPTCHALA_SERVER_TOKEN_ACTIONS",
+        "json",
+        {},
+        doc="your action names -> the provider's server-token actions (default generic_form)",
+    ),
     Setting("CAPTCHALA_SKIP_FOR_STAFF", "bool", False),
     # Not in the original design table; documented in the README.
     Setting("CAPTCHALA_IP_RESOLVER", "str", None, doc="dotted path of a callable(request)"),
@@ -68,6 +76,12 @@ _SPECS = [
         doc="seconds a resubmitted token is answered as a retry (default: timeout + 5)",
     ),
     Setting("CAPTCHALA_REQUIRE_ACTION", "bool", False, doc="deny replies that name no action"),
+    Setting(
+        "CAPTCHALA_MAX_RISK",
+        "int",
+        None,
+        doc="deny a valid verdict whose risk_score (0-100) is above this (default: none)",
+    ),
     Setting(
         "CAPTCHALA_SERVER_TOKEN_BUDGET",
         "int",

@@ -38,6 +38,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from . import guard as guard_core
 from .conf import app_settings
 from .guard import guarded_methods
+from .registry import note_action
 from .scopes import ScopeArg
 from .tokens import TOKEN_HEADER
 from .widgets import CaptchaLaWidget
@@ -72,8 +73,17 @@ class _Options(guard_core.Options):
         action: str | None,
         template: str,
         sensitive: tuple[str, ...] | str = (),
+        max_risk: int | None = None,
     ) -> _Options:
-        return cls(scope, ttl, guarded_methods(methods), action, template, sensitive)
+        return cls(
+            scope=scope,
+            ttl=ttl,
+            methods=guarded_methods(methods),
+            action=action,
+            max_risk=max_risk,
+            template=template,
+            sensitive=sensitive,
+        )
 
 
 def _post(request: HttpRequest):
@@ -265,12 +275,15 @@ def checkpoint_required(
     methods: Iterable[str] = ("POST",),
     action: str | None = None,
     template: str = "captchala_django/challenge.html",
+    max_risk: int | None = None,
 ):
     """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
 
-    ``methods`` are the guarded methods (``GET`` brings ``HEAD`` with it).
+    ``methods`` are the guarded methods (``GET`` brings ``HEAD`` with it);
+    ``max_risk`` denies a valid verdict scored above it (default ``CAPTCHALA_MAX_RISK``).
     """
-    opts = _Options.build(scope, ttl, methods, action, template)
+    note_action(action)
+    opts = _Options.build(scope, ttl, methods, action, template, max_risk=max_risk)
     if view is not None:
         return _wrap(view, opts)
     return lambda fn: _wrap(fn, opts)
@@ -284,6 +297,11 @@ class CheckpointRequiredMixin:
     checkpoint_methods: Iterable[str] = ("POST",)
     checkpoint_action: str | None = None
     checkpoint_template: str = "captchala_django/challenge.html"
+    checkpoint_max_risk: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        note_action(cls.checkpoint_action)
 
     def _checkpoint_options(self) -> _Options:
         return _Options.build(
@@ -293,6 +311,7 @@ class CheckpointRequiredMixin:
             self.checkpoint_action,
             self.checkpoint_template,
             declared_sensitive(super().dispatch),  # type: ignore[misc]
+            max_risk=self.checkpoint_max_risk,
         )
 
     def dispatch(self, request, *args, **kwargs):

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 from . import guard
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .decorators import RETRY_AFTER
+from .registry import note_action
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
 
@@ -63,12 +64,21 @@ class CaptchaLaTokenField(serializers.CharField):
         "invalid_token": _("The check was not passed. Please try again."),
     }
 
-    def __init__(self, *, action: str | None = None, scope: ScopeArg = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        action: str | None = None,
+        scope: ScopeArg = None,
+        max_risk: int | None = None,
+        **kwargs: Any,
+    ):
         kwargs.setdefault("write_only", True)
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
         self.action = action
         self.scope = scope
+        self.max_risk = max_risk
+        note_action(action)
         self._verdict: tuple[str, Outcome] | None = None
 
     def get_value(self, dictionary):
@@ -102,7 +112,9 @@ class CaptchaLaTokenField(serializers.CharField):
             if request is None:
                 raise RuntimeError("CaptchaLaTokenField needs the request in the context")
             # This submission's own token, every time: a pass covers one submission.
-            outcome = verify_and_record(request, token, self.scope, self.action, reuse=False)
+            outcome = verify_and_record(
+                request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
+            )
             self._verdict = (token, outcome)
         outcome = self._verdict[1]
         if self.parent is not None:
@@ -114,8 +126,8 @@ class CheckpointRequired(BasePermission):
     """Needs a passed checkpoint for the view's scope, or a valid token in this request.
 
     Configure on the view: ``captchala_scope``, ``captchala_action``,
-    ``captchala_ttl`` and ``captchala_methods`` (default: every unsafe method;
-    ``GET`` brings ``HEAD`` with it). The token is read as everywhere
+    ``captchala_ttl``, ``captchala_max_risk`` and ``captchala_methods`` (default:
+    every unsafe method; ``GET`` brings ``HEAD`` with it). The token is read as everywhere
     (:func:`captchala_django.tokens.read_token`): the ``CAPTCHALA_TOKEN_FIELD``
     key of the request data or the ``X-CaptchaLa-Token`` header, never both.
     ``request.captchala`` holds the outcome (``None`` when not checked).
@@ -134,6 +146,7 @@ class CheckpointRequired(BasePermission):
             scope=getattr(view, "captchala_scope", None),
             ttl=getattr(view, "captchala_ttl", None),
             action=getattr(view, "captchala_action", None),
+            max_risk=getattr(view, "captchala_max_risk", None),
         )
         verdict = guard.evaluate(request, options, lambda: request.data)
         if verdict.kind == guard.ALLOW:

@@ -50,6 +50,7 @@ class CaptchaLaField(forms.Field):
         product: str | None = None,
         lang: str | None = None,
         theme: str | dict | None = None,
+        max_risk: int | None = None,
         **kwargs: Any,
     ):
         kwargs.setdefault("label", "")
@@ -60,6 +61,7 @@ class CaptchaLaField(forms.Field):
         super().__init__(**kwargs)
         self.action = action
         self.scope = scope
+        self.max_risk = max_risk
         self.widget.action = action
         self._form: forms.BaseForm | None = None
         self._verdict: tuple[Any, Any] | None = None  # (token, outcome)
@@ -100,7 +102,9 @@ class CaptchaLaField(forms.Field):
                 "CaptchaLaFormMixin to the form and pass request=request."
             )
         # This submission's own token, every time: a pass covers one submission.
-        outcome = verify_and_record(request, value, self.scope, self.action, reuse=False)
+        outcome = verify_and_record(
+            request, value, self.scope, self.action, reuse=False, max_risk=self.max_risk
+        )
         self._verdict = (value, outcome)
         return outcome
 

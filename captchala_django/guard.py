@@ -44,6 +44,8 @@ class Options:
     ttl: int | None = None
     methods: frozenset[str] = frozenset({"POST"})
     action: str | None = None
+    #: Deny a valid verdict whose risk score is above this (default: ``CAPTCHALA_MAX_RISK``).
+    max_risk: int | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,13 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
     if read.token is None and not skips_check(request):
         return Verdict(CHALLENGE)
     outcome = verify_and_record(
-        request, read.token, options.scope, options.action, ttl=options.ttl, fast_path=False
+        request,
+        read.token,
+        options.scope,
+        options.action,
+        ttl=options.ttl,
+        fast_path=False,
+        max_risk=options.max_risk,
     )
     request.captchala = outcome
     if outcome.allowed:

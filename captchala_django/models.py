@@ -100,6 +100,7 @@ class CheckpointEvent(models.Model):
     detail = models.CharField(_("detail"), max_length=200, default="", blank=True)
     status_code = models.IntegerField(_("provider status"), null=True, blank=True)
     latency_ms = models.IntegerField(_("latency (ms)"), null=True, blank=True)
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, default="", blank=True)
 
     class Meta:

@@ -1,5 +1,10 @@
 """The CaptchaLa widget: data-attribute markup, the hidden token input, the loader
-and a static boot script (no inline JavaScript, so a strict CSP works)."""
+and a static boot script (no inline JavaScript, so a strict CSP works).
+
+The two scripts are the widget's :class:`~django.forms.Media`; the widget also
+writes them itself, once per request, so that ``{{ form }}`` alone works. The
+boot script starts each widget once, whichever way it was loaded.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,22 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from . import server_tokens
-from .client import KNOWN_ACTIONS
-from .conf import app_settings
+from .client import provider_action
+from .conf import WIDGET_OPTIONS, app_settings
 from .exceptions import CaptchaLaError, ConfigurationError
+from .registry import note_action
 from .tokens import MULTIPLE_TOKENS, read_token
 
 logger = logging.getLogger("captchala_django.widgets")
 
 
+#: The boot script, a static file of the package.
+BOOT_SCRIPT = "captchala_django/captchala-boot.js"
+
+
 class CaptchaLaWidget(forms.Widget):
+    """``product``, ``lang`` and ``theme`` override ``CAPTCHALA_WIDGET`` for this widget."""
+
     template_name = "captchala_django/widget.html"
 
     def __init__(
@@ -32,10 +44,21 @@ class CaptchaLaWidget(forms.Widget):
         theme: str | None = None,
     ):
         super().__init__(attrs)
+        note_action(action)
         self.action = action
         self.options = {"product": product, "lang": lang, "theme": theme}
         #: Set by the bound field from ``form.request`` before rendering.
         self.request: HttpRequest | None = None
+
+    @property
+    def media(self) -> forms.Media:
+        """The loader and the boot script (``{{ form.media }}`` lists each once per page)."""
+        return forms.Media(
+            js=[
+                forms.Script(app_settings.LOADER_URL, defer=True),
+                forms.Script(BOOT_SCRIPT, defer=True),
+            ]
+        )
 
     def value_from_datadict(self, data, files, name):
         read = read_token(None, data)  # a form reads the body only
@@ -54,7 +77,9 @@ class CaptchaLaWidget(forms.Widget):
         return merged
 
     def widget_options(self) -> dict[str, Any]:
-        options = dict(app_settings.WIDGET or {})
+        """``CAPTCHALA_WIDGET``, then this widget's own options (unknown keys are
+        refused by system check E010, never passed on)."""
+        options = {k: v for k, v in (app_settings.WIDGET or {}).items() if k in WIDGET_OPTIONS}
         options.update({k: v for k, v in self.options.items() if v})
         theme = options.get("theme")
         if isinstance(theme, dict):
@@ -63,13 +88,24 @@ class CaptchaLaWidget(forms.Widget):
             options["theme"] = json.dumps(theme)
         return options
 
+    @staticmethod
+    def _first_on_page(request: HttpRequest | None) -> bool:
+        """Whether this widget writes the scripts: the first one rendered for a request."""
+        if request is None:
+            return True
+        first = not getattr(request, "_captchala_scripts", False)
+        request._captchala_scripts = True  # type: ignore[attr-defined]
+        return first
+
     def get_context(self, name, value, attrs):
         context = super().get_context(name, None, attrs)
         request = self.request
         options = self.widget_options()
         server_token, error = "", ""
-        action = self.action or ""
-        if app_settings.SERVER_TOKENS and action in KNOWN_ACTIONS and request is not None:
+        # The widget runs under the provider's action name: a server token exists only
+        # for those, and the pass it gives is accepted for the named action.
+        action = provider_action(self.action) or ""
+        if app_settings.SERVER_TOKENS and action and request is not None:
             try:
                 server_token = server_tokens.issue(request, action).token
             except server_tokens.BudgetExceeded:
@@ -101,6 +137,7 @@ class CaptchaLaWidget(forms.Widget):
             "refresh_url": refresh_url,
             "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
             "error": error,
+            "scripts": not error and self._first_on_page(request),
         }
         # The element's attributes, for the boot script: the same values as data-*.
         data = ("app_key", "server_token", "action", "product", "lang", "theme", "refresh_url")

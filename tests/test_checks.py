@@ -129,6 +129,14 @@ def test_plain_http_with_the_sandbox_on_does_not_warn(settings, name):
         ("CAPTCHALA_DEFAULT_SCOPE", "no.such.module.scope", "E008"),
         ("CAPTCHALA_WIDGET", {"product": "billboard"}, "E010"),
         ("CAPTCHALA_WIDGET", "bind", "E010"),
+        ("CAPTCHALA_WIDGET", {"product": "bind", "size": "compact"}, "E010"),
+        ("CAPTCHALA_WIDGET", {"theme": 3}, "E010"),
+        ("CAPTCHALA_MAX_RISK", 101, "E012"),
+        ("CAPTCHALA_MAX_RISK", -1, "E012"),
+        ("CAPTCHALA_MAX_RISK", "50", "E012"),
+        ("CAPTCHALA_MAX_RISK", True, "E012"),
+        ("CAPTCHALA_SERVER_TOKEN_ACTIONS", {"transfer": "wire"}, "E013"),
+        ("CAPTCHALA_SERVER_TOKEN_ACTIONS", ["checkout"], "E013"),
         ("CAPTCHALA_TRUSTED_PROXIES", ["10.0.0.0/8", "not-an-ip"], "E011"),
     ],
 )
@@ -161,3 +169,19 @@ def test_sqlite_without_immediate_transactions_warns(monkeypatch):
     options.pop("transaction_mode")
     monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
     assert ids(checks.check_sqlite_concurrency()) == ["captchala_django.W001"]
+
+
+def test_an_action_the_provider_does_not_know_and_nobody_mapped_warns(settings):
+    """The test project's views name "transfer"; unmapped, it would share generic_form."""
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {}
+    messages = checks.check_server_token_actions()
+    assert ids(messages) == ["captchala_django.W007"]
+    assert "['transfer']" in messages[0].msg
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
+    assert checks.check_server_token_actions() == []
+
+
+def test_a_max_risk_in_range_is_fine(settings):
+    for value in (None, 0, 55, 100):
+        settings.CAPTCHALA_MAX_RISK = value
+        assert checks.check_max_risk() == []

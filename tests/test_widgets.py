@@ -1,7 +1,9 @@
+import json
 import re
 from pathlib import Path
 
 import pytest
+import requests
 from django import forms
 from django.test import Client, RequestFactory
 
@@ -63,8 +65,6 @@ def test_one_server_token_per_action_per_render(captchala_sandbox):
 
 def test_server_token_is_bound_to_the_client_ip(captchala_sandbox):
     render(request=RequestFactory().get("/", REMOTE_ADDR="198.51.100.23"))
-    import json
-
     assert json.loads(captchala_sandbox.last_requests[-1]["body"])["binding_ip"] == "198.51.100.23"
 
 
@@ -83,15 +83,75 @@ def test_configuration_error_renders_retry_message_and_logs_error(settings, capl
     assert any(r.levelname == "ERROR" for r in caplog.records)
 
 
-def test_unknown_action_and_disabled_server_tokens_issue_nothing(captchala_sandbox, settings):
-    class Custom(CaptchaLaFormMixin, forms.Form):
-        captcha = CaptchaLaField(action="transfer")
+class Transfer(CaptchaLaFormMixin, forms.Form):
+    captcha = CaptchaLaField(action="transfer")
 
-    html, _ = render(Custom)
-    assert 'data-server-token=""' in html
+
+def issued_actions(live):
+    return [
+        json.loads(r["body"])["action"] for r in live.last_requests if r["path"].endswith("issue")
+    ]
+
+
+def test_a_site_action_runs_as_generic_form_with_a_server_token(captchala_sandbox, settings):
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {}
+    html, _ = render(Transfer)
+    assert 'data-action="generic_form"' in html
+    assert re.search(r'data-server-token="sct_[^"]+"', html)
+    assert issued_actions(captchala_sandbox) == ["generic_form"]
+
+
+def test_a_mapped_action_runs_as_its_provider_action(captchala_sandbox, settings):
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
+    html, _ = render(Transfer)
+    assert 'data-action="checkout"' in html
+    assert issued_actions(captchala_sandbox) == ["checkout"]
+
+
+def test_disabled_server_tokens_issue_nothing(captchala_sandbox, settings):
     settings.CAPTCHALA_SERVER_TOKENS = False
-    render()
+    html, _ = render(Transfer)
+    assert 'data-server-token=""' in html
     assert captchala_sandbox.count("issue") == 0
+
+
+@pytest.mark.django_db
+def test_the_pass_of_a_mapped_widget_is_accepted_for_the_named_action(captchala_sandbox, settings):
+    """The browser solves under the server token's action; the field names "transfer"."""
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
+    html, request = render(Transfer)
+    server_token = re.search(r'data-server-token="(sct_[^"]+)"', html).group(1)
+
+    def solve(action, server_token=None):
+        body = {"appKey": "sandbox-app-key", "action": action, "serverToken": server_token}
+        return requests.post(f"{captchala_sandbox.url}/sandbox/solve", json=body, timeout=5).json()
+
+    reply = solve("checkout", server_token)
+    assert reply["data"]["action"] == "checkout"
+    assert Transfer({"captchala_token": reply["data"]["token"]}, request=request).is_valid()
+    # A pass solved for another provider action is not accepted for "transfer".
+    other = solve("comment")["data"]["token"]
+    form = Transfer({"captchala_token": other}, request=request)
+    assert not form.is_valid()
+    assert form.captchala_outcome.code == "token_action_mismatch"
+
+
+def test_two_widgets_on_a_page_write_the_scripts_once(captchala_sandbox):
+    html, _ = render(TwoActions)
+    assert html.count(captchala_sandbox.loader_url) == 1
+    assert html.count("captchala-boot.js") == 1
+    # The form's media lists each script once too, for templates that render {{ form.media }}.
+    media = str(TwoActions(request=RequestFactory().get("/")).media)
+    assert media.count(captchala_sandbox.loader_url) == 1
+    assert media.count("captchala-boot.js") == 1
+    assert media.count(" defer") == 2
+
+
+def test_a_second_form_on_the_same_request_writes_no_scripts(captchala_sandbox):
+    request = RequestFactory().get("/")
+    first, _ = render(Form, request)
+    second, _ = render(Form, request)
+    assert "<script" in first and "<script" not in second
 
 
 def test_widget_options_come_from_settings_and_per_field(settings):

@@ -80,6 +80,8 @@ class Attempt:
     claim_key: str = ""
     #: Release the claim instead of finishing it: the provider gave no verdict.
     release: bool = False
+    #: A valid verdict whose ``risk_score`` is above this is denied (``risk_too_high``).
+    max_risk: int | None = None
     started: float = field(default_factory=time.monotonic)
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -92,6 +94,7 @@ class Attempt:
         ttl: int | None,
         route: str | None,
         reuse: bool,
+        max_risk: int | None = None,
     ) -> Attempt:
         return cls(
             request=request,
@@ -102,6 +105,7 @@ class Attempt:
             action=action,
             ttl=int(ttl if ttl is not None else app_settings.CHECKPOINT_TTL),
             reuse=reuse,
+            max_risk=max_risk if max_risk is not None else app_settings.MAX_RISK,
         )
 
     @property

@@ -47,6 +47,7 @@ def verify_and_record(
     route: str | None = None,
     fast_path: bool = True,
     reuse: bool = True,
+    max_risk: int | None = None,
 ) -> Outcome:
     """Check ``pass_token`` for the request's scope and record the outcome.
 
@@ -55,9 +56,10 @@ def verify_and_record(
     that have just made it (``get_passed``). ``reuse=False`` is for front doors
     whose pass covers one submission (the form and serializer fields): no
     checkpoint answers for the token, and a token that already let a submission
-    through is a ``replay``.
+    through is a ``replay``. ``max_risk`` (default ``CAPTCHALA_MAX_RISK``) denies a
+    valid verdict whose ``risk_score`` is above it, as ``risk_too_high``.
     """
-    att = Attempt.of(request, scope, action, ttl, route, reuse)
+    att = Attempt.of(request, scope, action, ttl, route, reuse, max_risk)
     if skips_check(request):
         return _note(att, Outcome(allowed=True, code="staff_skip"))
     reason = token_format_error(pass_token)
@@ -149,11 +151,16 @@ def _verify(att: Attempt, token: str) -> Outcome:
         detail=result.code,
         latency_ms=int(result.latency_ms),
         status_code=200 if result.called else None,
+        risk_score=result.risk_score,
     )
     if result.valid and not result.called:
         # An unverifiable client_ token let in by CAPTCHALA_ACCEPT_CLIENT_ONLY: a
         # policy's answer, never a pass.
         return finish(att, FailureClass.VALIDATION, code=result.code, lenient=True, result=result)
+    if result.valid and _too_risky(att, result):
+        return finish(
+            att, FailureClass.VALIDATION, code="risk_too_high", provider_called=True, result=result
+        )
     if result.valid:
         return finish(att, None, code=result.code, provider_called=True, result=result)
     if result.degraded:
@@ -169,6 +176,14 @@ def _verify(att: Attempt, token: str) -> Outcome:
     return finish(
         att, FailureClass.VALIDATION, code=result.code, provider_called=result.called, result=result
     )
+
+
+def _too_risky(att: Attempt, result: ValidationResult) -> bool:
+    """Above the threshold. A reply without a score is judged by the provider's verdict
+    alone: the score is informational in the contract, and the client cannot drop it."""
+    if att.max_risk is None or result.risk_score is None:
+        return False
+    return result.risk_score > att.max_risk
 
 
 def _no_verdict(att: Attempt, exc: Exception) -> Outcome:

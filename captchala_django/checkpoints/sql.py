@@ -57,6 +57,7 @@ EVENT_COLUMNS = (
     "detail",
     "status_code",
     "latency_ms",
+    "risk_score",
 )
 #: A failure never overwrites a pass that is still valid (mirrors rules.keeps_pass).
 KEEP = (
@@ -110,6 +111,7 @@ def event_values(att: Attempt, event: dict[str, Any]) -> list[Any]:
         event.get("detail", ""),
         event.get("status_code"),
         event.get("latency_ms"),
+        event.get("risk_score"),
     ]
 
 

@@ -64,6 +64,7 @@ class _Token:
     degraded: bool = False
     consumed: bool = False
     uid: str | None = None
+    risk_score: int | None = None
     challenge_id: str = field(default_factory=lambda: "ch_" + secrets.token_hex(6))
     solved_at: int = field(default_factory=lambda: int(time.time()))
 
@@ -167,8 +168,10 @@ class Sandbox:
         degraded: bool = False,
         prefix: str | None = None,
         uid: str | None = None,
+        risk_score: int | None = None,
     ) -> str:
-        """A fresh single-use pass token, as the browser check would produce."""
+        """A fresh single-use pass token, as the browser check would produce
+        (scored ``risk_score``, else the sandbox's default score)."""
         prefix = prefix or ("dg_" if degraded else "pt_")
         token = prefix + secrets.token_urlsafe(24)
         with self._lock:
@@ -178,6 +181,7 @@ class Sandbox:
                 expires_at=time.time() + (self.token_ttl if ttl is None else ttl),
                 degraded=degraded,
                 uid=uid,
+                risk_score=risk_score,
             )
         return token
 
@@ -302,17 +306,18 @@ class Sandbox:
             if not payload.get("keep_token"):
                 state.consumed = True
         client_ip = payload.get("client_ip")
+        risk = self.risk_score if state.risk_score is None else state.risk_score
         data = {
             "valid": True,
             "challenge_id": state.challenge_id,
             "action": state.action,
-            "risk_score": self.risk_score,
+            "risk_score": risk,
             "captcha_args": {
                 "platform": "web",
                 "user_ip": client_ip if isinstance(client_ip, str) else "",
                 "referer": "",
                 "solved_at": state.solved_at,
-                "risk_score": self.risk_score,
+                "risk_score": risk,
             },
         }
         if state.uid:
@@ -367,6 +372,7 @@ class Sandbox:
             ttl=_float_or_none(payload.get("ttl")),
             degraded=bool(payload.get("degraded")),
             prefix=payload.get("prefix") or None,
+            risk_score=_score(payload.get("risk_score")),
         )
         return Reply.envelope(0, "ok", {"token": token})
 
@@ -396,6 +402,10 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _score(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _int(value: Any, default: int) -> int:

@@ -105,6 +105,8 @@ CAPTCHALA_LOADER_URL = env.str(
     if CAPTCHALA_SANDBOX
     else "https://cdn.captcha-cdn.net/captchala-loader.js",
 )
+# "transfer" is this site's name; the provider issues server tokens for its own list.
+CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
 
 LOGGING = {
     "version": 1,
