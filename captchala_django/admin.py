@@ -9,6 +9,8 @@ the version and writes an event.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -18,6 +20,17 @@ from django.utils.translation import ngettext
 
 from . import checkpoints
 from .models import Checkpoint, CheckpointEvent
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import BaseModelAdmin
+    from django_stubs_ext import StrOrPromise
+
+    # What the mixins are mixed into, so that mypy sees the attributes and the
+    # ``super()`` methods they use; at run time they are plain classes.
+    _AnyAdmin = BaseModelAdmin[Any]
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _AnyAdmin = _ModelAdmin = object
 
 
 def short_digest(value: str) -> str:
@@ -41,7 +54,7 @@ class ExpiredFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ReadOnlyMixin:
+class ReadOnlyMixin(_AnyAdmin):
     """No add, no delete, no edit: every field shown read-only."""
 
     def has_add_permission(self, request, obj=None):
@@ -54,7 +67,7 @@ class ReadOnlyMixin:
         return [*self.fields] if self.fields else [f.name for f in self.model._meta.fields]
 
 
-class NoFormWritesMixin:
+class NoFormWritesMixin(_ModelAdmin):
     """Serve the add and change forms for reading only: any method but GET or HEAD is a 403.
 
     ``has_change_permission`` stays true for superusers (the actions need it), and
@@ -140,7 +153,7 @@ class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, obj: Checkpoint) -> str:
+    def status_badge(self, obj: Checkpoint) -> StrOrPromise:
         if obj.status == "passed" and not obj.is_passed():
             return _("passed (expired)")
         return obj.get_status_display()

@@ -239,8 +239,7 @@ def check_max_risk(app_configs=None, **kwargs) -> list[CheckMessage]:
 def check_server_token_actions(app_configs=None, **kwargs) -> list[CheckMessage]:
     """The mapping's targets are the provider's actions; names the site uses that are
     neither the provider's nor mapped share ``generic_form`` (a warning)."""
-    from .client import KNOWN_ACTIONS
-    from .registry import used_actions
+    from .actions import KNOWN_ACTIONS, used_actions
 
     errors: list[CheckMessage] = []
     ok, mapping = _read("CAPTCHALA_SERVER_TOKEN_ACTIONS", errors)

@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict, overload
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry, Timeout
 
 from . import __version__
+from .actions import KNOWN_ACTIONS, provider_action
 from .conf import app_settings
 from .exceptions import (
     CaptchaLaError,
@@ -34,41 +35,16 @@ from .exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from .tokens import printable, token_format_error
 
 logger = logging.getLogger("captchala_django.client")
 
-#: Longest pass token accepted, in bytes; longer ones are refused without a call.
-TOKEN_MAX_BYTES = 4096
 #: Largest provider reply read; a longer body is a malformed reply.
 REPLY_MAX_BYTES = 64 * 1024
-#: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
-# fmt: off
-KNOWN_ACTIONS = (
-    "login", "register", "lost_password", "reset_password",
-    "comment", "checkout", "contact_form", "generic_form",
-)
-# fmt: on
-
-
-def provider_action(action: str | None) -> str | None:
-    """The provider action a server token is issued for when the site names ``action``.
-
-    The provider's own names are themselves; ``CAPTCHALA_SERVER_TOKEN_ACTIONS``
-    maps others (``{"transfer": "checkout"}``); any other name is ``generic_form``.
-    A pass is accepted for the named action or for this one.
-    """
-    if not action or action in KNOWN_ACTIONS:
-        return action or None
-    mapped = (app_settings.SERVER_TOKEN_ACTIONS or {}).get(action)
-    return mapped if mapped in KNOWN_ACTIONS else "generic_form"
-
-
 #: Provider error codes that mean our configuration is wrong, not the user.
 CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
 #: The provider's own rate limit: no verdict on the token, so "try again later".
 RATE_LIMIT_CODE = "rate_limit_exceeded"
-#: Longest provider code kept (codes reach logs, events and the database).
-CODE_MAX_CHARS = 64
 USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
 
 
@@ -98,36 +74,6 @@ class ServerToken:
     expires_in: int
     issued_at: int
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-
-def token_format_error(pass_token: object) -> str | None:
-    """Why ``pass_token`` cannot be a pass token, or ``None`` if it could be.
-
-    Checked before any provider call: empty, longer than ``TOKEN_MAX_BYTES``,
-    or anything but printable ASCII without spaces.
-    """
-    if not isinstance(pass_token, str) or not pass_token:
-        return "missing_token"
-    if len(pass_token) > TOKEN_MAX_BYTES:
-        return "token_too_long"
-    if not all("!" <= ch <= "~" for ch in pass_token):
-        return "malformed_token"
-    return None
-
-
-def printable(value: object, limit: int = CODE_MAX_CHARS) -> str:
-    """``value`` as text with everything but printable ASCII (no space) removed, capped.
-
-    Provider strings pass through it before they reach a log line, an event or
-    the database: a newline or an escape sequence there could forge a record.
-    """
-    return "".join(ch for ch in str(value) if "!" <= ch <= "~")[:limit]
-
-
-def token_hint(pass_token: str) -> str:
-    """A loggable hint of a token: its kind prefix and length, never its value."""
-    prefix = pass_token.split("_", 1)[0] + "_" if "_" in pass_token[:12] else ""
-    return f"{prefix}…({len(pass_token)} chars)"
 
 
 # --------------------------------------------------------------------------- session
@@ -355,7 +301,9 @@ class CaptchaLaClient:
                 url,
                 json=payload,
                 headers=self._headers(),
-                timeout=timeout,
+                # requests takes a urllib3 Timeout as it is (HTTPAdapter.send); its stubs
+                # know only a number or a (connect, read) pair, and neither has ``total``.
+                timeout=timeout,  # type: ignore[arg-type]
                 allow_redirects=False,
                 proxies=proxies,
                 verify=verify,
@@ -425,7 +373,7 @@ class CaptchaLaClient:
         captcha_args = data.get("captcha_args")
         if not isinstance(captcha_args, dict):
             captcha_args = {}
-        common = {
+        common: _Common = {
             "raw": body,
             "latency_ms": latency_ms,
             "action": _as_str(data.get("action")),
@@ -450,6 +398,21 @@ class CaptchaLaClient:
         return ValidationResult(valid=False, code=error, message=msg, **common)
 
 
+class _Common(TypedDict):
+    """What every verdict of one reply carries (``ValidationResult`` keyword arguments)."""
+
+    raw: Mapping[str, Any]
+    latency_ms: float
+    action: str | None
+    risk_score: int | None
+    challenge_id: str | None
+    captcha_args: Mapping[str, Any]
+
+
+@overload
+def _as_int(value: Any, default: int) -> int: ...
+@overload
+def _as_int(value: Any, default: None) -> int | None: ...
 def _as_int(value: Any, default: int | None) -> int | None:
     if isinstance(value, bool):
         return default

@@ -16,17 +16,19 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.db import close_old_connections
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     HttpResponseRedirect,
     JsonResponse,
+    QueryDict,
 )
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
@@ -36,9 +38,9 @@ from django.utils.translation import gettext as _
 from django.views.debug import SafeExceptionReporterFilter
 
 from . import guard as guard_core
+from .actions import note_action
 from .conf import app_settings
 from .guard import guarded_methods
-from .registry import note_action
 from .scopes import ScopeArg
 from .tokens import TOKEN_HEADER
 from .widgets import CaptchaLaWidget
@@ -56,6 +58,10 @@ SENSITIVE_NAMES = SafeExceptionReporterFilter.hidden_settings
 #: ``otp``), so that ``shipping`` keeps its ``pin``.
 SENSITIVE_WORDS = re.compile(r"(?:^|[_\W])(?:pwd|pin|cvv|cvc|otp|ssn)(?:[_\W\d]|$)", re.I)
 ALL = "__ALL__"
+
+#: A view's parameters and return type: ``checkpoint_required`` gives them back unchanged.
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class _Options(guard_core.Options):
         )
 
 
-def _post(request: HttpRequest):
+def _post(request: HttpRequest) -> QueryDict | dict[str, Any]:
     try:
         return request.POST
     except (MultiPartParserError, ValueError):  # a malformed body: treated as carrying no token
@@ -125,14 +131,15 @@ def declared_sensitive(view: Callable[..., Any]) -> tuple[str, ...] | str:
     """
     found: set[str] = set()
     seen = 0
-    while view is not None and seen < 20:
-        code = getattr(view, "__code__", None)  # functools.wraps renames, the code keeps its name
+    fn: Callable[..., Any] | None = view
+    while fn is not None and seen < 20:
+        code = getattr(fn, "__code__", None)  # functools.wraps renames, the code keeps its name
         if code is not None and code.co_name == "sensitive_post_parameters_wrapper":
-            parameters = inspect.getclosurevars(view).nonlocals.get("parameters", ())
+            parameters = inspect.getclosurevars(fn).nonlocals.get("parameters", ())
             if not parameters:
                 return ALL
             found.update(parameters)
-        view = getattr(view, "__wrapped__", None)
+        fn = getattr(fn, "__wrapped__", None)
         seen += 1
     return tuple(sorted(found))
 
@@ -193,6 +200,7 @@ def _challenge(request: HttpRequest, opts: _Options, verdict: guard_core.Verdict
 
 def _unavailable(request: HttpRequest) -> HttpResponse:
     message = _("The check could not be completed right now. Please try again.")
+    response: HttpResponse
     if _wants_json(request):
         response = JsonResponse(
             {"error": "captcha_unavailable", "detail": message, "retry_after": RETRY_AFTER},
@@ -209,9 +217,10 @@ def _unavailable(request: HttpRequest) -> HttpResponse:
 
 def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     """``None`` to let the view run, else the response that stops it."""
-    request.captchala = None
+    # The documented per-request attribute; HttpRequest declares no such field.
+    request.captchala = None  # type: ignore[attr-defined]
 
-    def body():
+    def body() -> QueryDict | dict[str, Any]:
         return _post(request) if request.method == "POST" else {}
 
     # A POST back from the challenge page of a request that could not be resubmitted
@@ -244,21 +253,9 @@ def _guard_in_worker(request: HttpRequest, opts: _Options) -> HttpResponse | Non
 _async_guard = sync_to_async(_guard_in_worker, thread_sensitive=False)
 
 
-def _wrap(view: Callable[..., Any], opts: _Options) -> Callable[..., Any]:
-    opts = replace(opts, sensitive=declared_sensitive(view))
-    if iscoroutinefunction(view):
-
-        @functools.wraps(view)
-        async def async_wrapper(request, *args, **kwargs):
-            response = await _async_guard(request, opts)
-            if response is not None:
-                return response
-            return await view(request, *args, **kwargs)
-
-        return async_wrapper
-
+def _guarded(view: Callable[..., _R], opts: _Options) -> Callable[..., _R | HttpResponse]:
     @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> _R | HttpResponse:
         response = guard(request, opts)
         if response is not None:
             return response
@@ -267,8 +264,61 @@ def _wrap(view: Callable[..., Any], opts: _Options) -> Callable[..., Any]:
     return wrapper
 
 
+def _guarded_async(
+    view: Callable[..., Awaitable[_R]], opts: _Options
+) -> Callable[..., Coroutine[Any, Any, _R | HttpResponse]]:
+    @functools.wraps(view)
+    async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> _R | HttpResponse:
+        response = await _async_guard(request, opts)
+        if response is not None:
+            return response
+        return await view(request, *args, **kwargs)
+
+    return async_wrapper
+
+
+def _wrap(view: Callable[_P, _R], opts: _Options) -> Callable[_P, _R]:
+    """``view`` behind the guard: a coroutine function for a coroutine function view."""
+    opts = replace(opts, sensitive=declared_sensitive(view))
+    wrapper: Callable[..., object]
+    if iscoroutinefunction(view):
+        # asgiref's check (it also knows markcoroutinefunction) does not narrow the type.
+        wrapper = _guarded_async(cast("Callable[..., Awaitable[object]]", view), opts)
+    else:
+        wrapper = _guarded(view, opts)
+    # Typed as the view itself, as Django's own view decorators are: the same
+    # parameters and result, a stopped request getting the guard's HttpResponse.
+    return cast("Callable[_P, _R]", wrapper)
+
+
+@overload
 def checkpoint_required(
-    view: Callable[..., Any] | None = None,
+    view: Callable[_P, _R],
+    *,
+    scope: ScopeArg = ...,
+    ttl: int | None = ...,
+    methods: Iterable[str] = ...,
+    action: str | None = ...,
+    template: str = ...,
+    max_risk: int | None = ...,
+) -> Callable[_P, _R]: ...
+
+
+@overload
+def checkpoint_required(
+    view: None = ...,
+    *,
+    scope: ScopeArg = ...,
+    ttl: int | None = ...,
+    methods: Iterable[str] = ...,
+    action: str | None = ...,
+    template: str = ...,
+    max_risk: int | None = ...,
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]: ...
+
+
+def checkpoint_required(
+    view: Callable[_P, _R] | None = None,
     *,
     scope: ScopeArg = None,
     ttl: int | None = None,
@@ -276,17 +326,23 @@ def checkpoint_required(
     action: str | None = None,
     template: str = "captchala_django/challenge.html",
     max_risk: int | None = None,
-):
+) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
 
     ``methods`` are the guarded methods (``GET`` brings ``HEAD`` with it);
     ``max_risk`` denies a valid verdict scored above it (default ``CAPTCHALA_MAX_RISK``).
+    The decorated view keeps its type: the same parameters and result, and a
+    coroutine function stays one.
     """
     note_action(action)
     opts = _Options.build(scope, ttl, methods, action, template, max_risk=max_risk)
     if view is not None:
         return _wrap(view, opts)
-    return lambda fn: _wrap(fn, opts)
+
+    def decorate(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        return _wrap(fn, opts)
+
+    return decorate
 
 
 class CheckpointRequiredMixin:
@@ -303,6 +359,11 @@ class CheckpointRequiredMixin:
         super().__init_subclass__(**kwargs)
         note_action(cls.checkpoint_action)
 
+    # ``super().dispatch`` is the View's (the mixin comes before a View in the class's
+    # bases), which mypy cannot see from a class based on object: hence [misc] below.
+    # The View's own stub could not stand in: it says ``dispatch`` never returns a
+    # coroutine, which it does for an async view.
+
     def _checkpoint_options(self) -> _Options:
         return _Options.build(
             self.checkpoint_scope,
@@ -314,17 +375,25 @@ class CheckpointRequiredMixin:
             max_risk=self.checkpoint_max_risk,
         )
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase | Coroutine[Any, Any, HttpResponseBase]:
         opts = self._checkpoint_options()
         if getattr(self, "view_is_async", False):
             return self._async_dispatch(opts, request, *args, **kwargs)
         response = guard(request, opts)
         if response is not None:
             return response
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        handled: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        return handled
 
-    async def _async_dispatch(self, opts: _Options, request, *args, **kwargs):
+    async def _async_dispatch(
+        self, opts: _Options, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
         response = await _async_guard(request, opts)
         if response is not None:
             return response
-        return await super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        handled: HttpResponseBase = await super().dispatch(  # type: ignore[misc]
+            request, *args, **kwargs
+        )
+        return handled

@@ -12,7 +12,8 @@ answer 503 with ``Retry-After``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -25,11 +26,16 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     ) from exc
 
 from . import guard
+from .actions import note_action
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .decorators import RETRY_AFTER
-from .registry import note_action
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class CaptchaUnavailable(exceptions.APIException):
@@ -46,7 +52,7 @@ class CaptchaRequired(exceptions.PermissionDenied):
 
     default_code = "captcha_required"
 
-    def __init__(self, detail: str | None = None):
+    def __init__(self, detail: StrOrPromise | None = None) -> None:
         message = detail or _("Please complete the check to continue.")
         super().__init__({"detail": message, "code": self.default_code})
 
@@ -71,7 +77,7 @@ class CaptchaLaTokenField(serializers.CharField):
         scope: ScopeArg = None,
         max_risk: int | None = None,
         **kwargs: Any,
-    ):
+    ) -> None:
         kwargs.setdefault("write_only", True)
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
@@ -81,20 +87,20 @@ class CaptchaLaTokenField(serializers.CharField):
         note_action(action)
         self._verdict: tuple[str, Outcome] | None = None
 
-    def get_value(self, dictionary):
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
         # A form-encoded body may carry the field twice; DRF would keep the last value.
         # Several tokens are refused, never guessed between (as every front door does).
         if hasattr(dictionary, "getlist") and len(dictionary.getlist(self.field_name)) > 1:
             return MULTIPLE_TOKENS
         return super().get_value(dictionary)
 
-    def run_validation(self, data=serializers.empty):
+    def run_validation(self, data: Any = serializers.empty) -> Any:
         if data in (serializers.empty, None, "") and skips_check(self.context.get("request")):
             self._outcome("")  # staff skip: recorded, then nothing to validate
             return ""
         return super().run_validation(data)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid_token")
         token = super().to_internal_value(data)
@@ -118,7 +124,8 @@ class CaptchaLaTokenField(serializers.CharField):
             self._verdict = (token, outcome)
         outcome = self._verdict[1]
         if self.parent is not None:
-            self.parent.captchala_outcome = outcome
+            # Published on the serializer (documented); BaseSerializer declares no such field.
+            self.parent.captchala_outcome = outcome  # type: ignore[attr-defined]
         return outcome
 
 
@@ -133,8 +140,9 @@ class CheckpointRequired(BasePermission):
     ``request.captchala`` holds the outcome (``None`` when not checked).
     """
 
-    def has_permission(self, request, view) -> bool:
-        request.captchala = None
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        # The documented per-request attribute; Request declares no such field.
+        request.captchala = None  # type: ignore[attr-defined]
         methods = getattr(view, "captchala_methods", None)
         if methods is None:
             guarded = request.method not in SAFE_METHODS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -13,10 +13,22 @@ from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
 from .widgets import CaptchaLaWidget
 
+if TYPE_CHECKING:
+    from django.utils.safestring import SafeString
+
+    from .checkpoints import Outcome
+
 
 class _CaptchaLaBoundField(BoundField):
-    def as_widget(self, widget=None, attrs=None, only_initial=False):
-        (widget or self.field.widget).request = getattr(self.form, "request", None)
+    def as_widget(
+        self,
+        widget: forms.Widget | None = None,
+        attrs: dict[str, Any] | None = None,
+        only_initial: bool = False,
+    ) -> SafeString:
+        rendered = widget or self.field.widget
+        if isinstance(rendered, CaptchaLaWidget):
+            rendered.request = getattr(self.form, "request", None)
         return super().as_widget(widget, attrs, only_initial)
 
 
@@ -49,10 +61,10 @@ class CaptchaLaField(forms.Field):
         scope: ScopeArg = None,
         product: str | None = None,
         lang: str | None = None,
-        theme: str | dict | None = None,
+        theme: str | dict[str, Any] | None = None,
         max_risk: int | None = None,
         **kwargs: Any,
-    ):
+    ) -> None:
         kwargs.setdefault("label", "")
         kwargs["required"] = True
         kwargs.setdefault(
@@ -64,13 +76,13 @@ class CaptchaLaField(forms.Field):
         self.max_risk = max_risk
         self.widget.action = action
         self._form: forms.BaseForm | None = None
-        self._verdict: tuple[Any, Any] | None = None  # (token, outcome)
+        self._verdict: tuple[Any, Outcome] | None = None  # (token, outcome)
 
-    def get_bound_field(self, form, field_name):
+    def get_bound_field(self, form: forms.BaseForm, field_name: str) -> BoundField:
         self._form = form
         return _CaptchaLaBoundField(form, self, field_name)
 
-    def clean(self, value):
+    def clean(self, value: Any) -> Any:
         from .checkpoints import skips_check  # models: import once the app registry is ready
 
         form = self._form
@@ -82,7 +94,8 @@ class CaptchaLaField(forms.Field):
             raise ValidationError(self.error_messages["required"], code="required")
         outcome = self._verify(form, value)
         if form is not None:
-            form.captchala_outcome = outcome
+            # Published on the form (documented); BaseForm declares no such field.
+            form.captchala_outcome = outcome  # type: ignore[attr-defined]
         if outcome.allowed:
             return value
         self._failed(form)
@@ -90,7 +103,7 @@ class CaptchaLaField(forms.Field):
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         raise ValidationError(self.error_messages["invalid"], code="invalid")
 
-    def _verify(self, form, value):
+    def _verify(self, form: forms.BaseForm | None, value: Any) -> Outcome:
         if self._verdict is not None and self._verdict[0] == value:
             return self._verdict[1]
         from .checkpoints import verify_and_record
@@ -109,7 +122,8 @@ class CaptchaLaField(forms.Field):
         return outcome
 
     @staticmethod
-    def _failed(form) -> None:
+    def _failed(form: forms.BaseForm | None) -> None:
         """A failed check voids the submission: the form's own ``clean()`` is skipped."""
         if form is not None:
-            form.clean = lambda: form.cleaned_data
+            # Replaced on this one form instance, on purpose: mypy flags any method assignment.
+            form.clean = lambda: form.cleaned_data  # type: ignore[method-assign]

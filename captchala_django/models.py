@@ -5,6 +5,8 @@ Only :mod:`captchala_django.checkpoints` writes these tables.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -68,7 +70,7 @@ class Checkpoint(models.Model):
     def __str__(self) -> str:
         return f"{self.scope_kind}:{self.route or '-'} {self.status} v{self.version}"
 
-    def is_passed(self, now=None) -> bool:
+    def is_passed(self, now: datetime | None = None) -> bool:
         """Passed and not yet expired."""
         now = now or timezone.now()
         return (

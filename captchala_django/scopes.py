@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -27,6 +27,10 @@ from django.utils.module_loading import import_string
 
 from .conf import app_settings
 from .ip import get_client_ip
+
+if TYPE_CHECKING:
+    from django.contrib.sessions.backends.base import SessionBase
+    from django.urls import ResolverMatch
 
 ScopeArg = Union[None, str, "Scope", Callable[[HttpRequest], "str | Scope"]]
 
@@ -55,7 +59,7 @@ class Scope:
 
 def route_of(request: HttpRequest) -> str:
     """The route a request is for: its URL name when it has one, else its path."""
-    match = getattr(request, "resolver_match", None)
+    match: ResolverMatch | None = getattr(request, "resolver_match", None)
     if match is not None and match.view_name:
         return match.view_name[:200]
     return request.path[:200]
@@ -63,13 +67,15 @@ def route_of(request: HttpRequest) -> str:
 
 def user_id_of(request: HttpRequest) -> int | None:
     """The authenticated user's id, or ``None`` (resolves ``request.user``)."""
-    user = getattr(request, "user", None)
+    if not hasattr(request, "user"):  # no AuthenticationMiddleware
+        return None
+    user = request.user
     if user is not None and user.is_authenticated:
         return user.pk
     return None
 
 
-def session_key_of(session) -> str | None:
+def session_key_of(session: SessionBase) -> str | None:
     """The key of a session that exists, or ``None``.
 
     A session store reports the cookie's value as its key until the session is
@@ -107,16 +113,19 @@ BUILTIN = {"session": session_scope, "user": user_scope, "ip": ip_scope}
 
 def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | None = None) -> Scope:
     """Turn a ``scope`` argument into a :class:`Scope` for ``request``."""
+    if scope is None:
+        scope = app_settings.DEFAULT_SCOPE
     if isinstance(scope, Scope):
         return scope
     route = route if route is not None else route_of(request)
-    if scope is None:
-        scope = app_settings.DEFAULT_SCOPE
+    resolver: Callable[[HttpRequest], str | Scope]
     if isinstance(scope, str):
         if scope in BUILTIN:
             return BUILTIN[scope](request, route)
-        scope = import_string(scope)
-    value = scope(request)
+        resolver = import_string(scope)
+    else:
+        resolver = scope
+    value = resolver(request)
     if isinstance(value, Scope):
         return value
     return Scope("custom", str(value), route)
@@ -132,4 +141,6 @@ def with_subject(request: HttpRequest, scope: Scope) -> Scope:
     session = request.session  # an anonymous scope implies a session store
     if not session.session_key:
         session.save()
-    return Scope("session", session.session_key, scope.route, scope.user_id)
+    key = session.session_key
+    assert key is not None  # save() gave the session its key
+    return Scope("session", key, scope.route, scope.user_id)

@@ -23,7 +23,7 @@ pytest plugin).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.test.utils import override_settings
 
@@ -33,6 +33,15 @@ from .sandbox.server import LiveSandbox
 from .tokens import TOKEN_HEADER
 
 __all__ = ["CaptchaLaSandboxMixin", "SandboxFixture", "sandbox_settings", "use_sandbox"]
+
+if TYPE_CHECKING:
+    from unittest import TestCase
+
+    # What the mixin is mixed into, so that mypy sees ``addClassCleanup`` and the
+    # ``super()`` methods it calls; at run time it is a plain class.
+    _TestCase = TestCase
+else:
+    _TestCase = object
 
 
 def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
@@ -119,7 +128,7 @@ class SandboxFixture:
         <captchala_django.sandbox.Sandbox.mint_pass_token>`: ``ttl``,
         ``degraded``, ``uid``, ``app_key``, ``prefix``.
         """
-        return self.live.mint_pass_token(action, **options)
+        return self.live.sandbox.mint_pass_token(action, **options)
 
     def form_data(
         self,
@@ -150,24 +159,24 @@ class SandboxFixture:
         :data:`~captchala_django.sandbox.FAULT_MODES` (``"error"``, ``"timeout"``,
         ``"drop"``, ...); ``options`` as :class:`~captchala_django.sandbox.core.Faults`
         (``count``, ``latency_ms``, ``status``, ``endpoint``, ``body``)."""
-        return self.live.set_fault(mode, **options)
+        return self.live.sandbox.set_fault(mode, **options)
 
     def clear_faults(self) -> None:
         """Answer normally again (and end any request a ``timeout`` fault holds)."""
-        self.live.clear_faults()
+        self.live.sandbox.clear_faults()
 
     def reset(self) -> None:
         """Forget every token, fault and counter, as at the start of a test."""
-        self.live.reset()
+        self.live.sandbox.reset()
 
     def count(self, name: str) -> int:
         """Calls seen: ``"validate"``, ``"issue"``, ``"requests"``, ``"connections"``
         or an API path such as ``"/v1/validate"``."""
-        return self.live.count(name)
+        return self.live.sandbox.count(name)
 
     def calls_for(self, token: str) -> int:
         """How many validate calls carried ``token``."""
-        return self.live.calls_for(token)
+        return self.live.sandbox.calls_for(token)
 
 
 def use_sandbox(live: LiveSandbox | None = None, **settings: Any) -> SandboxFixture:
@@ -179,7 +188,7 @@ def use_sandbox(live: LiveSandbox | None = None, **settings: Any) -> SandboxFixt
     return SandboxFixture(live, **settings)
 
 
-class CaptchaLaSandboxMixin:
+class CaptchaLaSandboxMixin(_TestCase):
     """A ``TestCase`` mixin: one sandbox per class, reset before each test.
 
     Put it before Django's class: ``class T(CaptchaLaSandboxMixin, TestCase)``.
@@ -199,9 +208,9 @@ class CaptchaLaSandboxMixin:
         # Started before Django's own setUpClass (class-level override_settings,
         # setUpTestData) and cleaned up after it, so the overrides nest.
         cls.captchala = SandboxFixture(**cls.captchala_settings).start()
-        cls.addClassCleanup(cls.captchala.stop)  # type: ignore[attr-defined]
-        super().setUpClass()  # type: ignore[misc]
+        cls.addClassCleanup(cls.captchala.stop)
+        super().setUpClass()
 
     def setUp(self) -> None:  # noqa: N802
         self.captchala.reset()
-        super().setUp()  # type: ignore[misc]
+        super().setUp()

@@ -1,4 +1,5 @@
-"""Reading the pass token from a request: one reader, one precedence, for every front door.
+"""Pass tokens: what one may look like, how it is logged, and reading it from a request
+(one reader, one precedence, for every front door).
 
 The token travels in the ``CAPTCHALA_TOKEN_FIELD`` of the body (form fields read
 only that), or, for the decorator and DRF's permission, in the
@@ -16,6 +17,10 @@ from django.http import HttpRequest
 from .conf import app_settings
 
 TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+#: Longest pass token accepted, in bytes; longer ones are refused without a call.
+TOKEN_MAX_BYTES = 4096
+#: Longest provider code kept (codes reach logs, events and the database).
+CODE_MAX_CHARS = 64
 #: What a form field gets when a body carries several tokens: refused, never guessed between.
 MULTIPLE_TOKENS = object()
 
@@ -48,3 +53,33 @@ def read_token(request: HttpRequest | None, data: Any) -> TokenRead:
     if len(values) > 1:
         return TokenRead(conflict=True)
     return TokenRead(token=values[0] if values else None)
+
+
+def token_format_error(pass_token: object) -> str | None:
+    """Why ``pass_token`` cannot be a pass token, or ``None`` if it could be.
+
+    Checked before any provider call: empty, longer than ``TOKEN_MAX_BYTES``,
+    or anything but printable ASCII without spaces.
+    """
+    if not isinstance(pass_token, str) or not pass_token:
+        return "missing_token"
+    if len(pass_token) > TOKEN_MAX_BYTES:
+        return "token_too_long"
+    if not all("!" <= ch <= "~" for ch in pass_token):
+        return "malformed_token"
+    return None
+
+
+def printable(value: object, limit: int = CODE_MAX_CHARS) -> str:
+    """``value`` as text with everything but printable ASCII (no space) removed, capped.
+
+    Provider strings pass through it before they reach a log line, an event or
+    the database: a newline or an escape sequence there could forge a record.
+    """
+    return "".join(ch for ch in str(value) if "!" <= ch <= "~")[:limit]
+
+
+def token_hint(pass_token: str) -> str:
+    """A loggable hint of a token: its kind prefix and length, never its value."""
+    prefix = pass_token.split("_", 1)[0] + "_" if "_" in pass_token[:12] else ""
+    return f"{prefix}…({len(pass_token)} chars)"

@@ -9,6 +9,7 @@ boot script starts each widget once, whichever way it was loaded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -16,10 +17,9 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 
 from . import server_tokens
-from .client import provider_action
+from .actions import note_action, provider_action
 from .conf import WIDGET_OPTIONS, app_settings
 from .exceptions import CaptchaLaError, ConfigurationError
-from .registry import note_action
 from .tokens import MULTIPLE_TOKENS, read_token
 
 logger = logging.getLogger("captchala_django.widgets")
@@ -41,30 +41,39 @@ class CaptchaLaWidget(forms.Widget):
         action: str | None = None,
         product: str | None = None,
         lang: str | None = None,
-        theme: str | None = None,
-    ):
+        theme: str | dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(attrs)
         note_action(action)
         self.action = action
-        self.options = {"product": product, "lang": lang, "theme": theme}
+        self.options: dict[str, str | dict[str, Any] | None] = {
+            "product": product,
+            "lang": lang,
+            "theme": theme,
+        }
         #: Set by the bound field from ``form.request`` before rendering.
         self.request: HttpRequest | None = None
 
     @property
     def media(self) -> forms.Media:
         """The loader and the boot script (``{{ form.media }}`` lists each once per page)."""
+        # Script objects are Media's own (Django 5.2), but its stubs take only paths.
         return forms.Media(
             js=[
-                forms.Script(app_settings.LOADER_URL, defer=True),
-                forms.Script(BOOT_SCRIPT, defer=True),
+                forms.Script(app_settings.LOADER_URL, defer=True),  # type: ignore[list-item]
+                forms.Script(BOOT_SCRIPT, defer=True),  # type: ignore[list-item]
             ]
         )
 
-    def value_from_datadict(self, data, files, name):
+    def value_from_datadict(
+        self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
+    ) -> Any:
         read = read_token(None, data)  # a form reads the body only
         return MULTIPLE_TOKENS if read.conflict else read.token
 
-    def value_omitted_from_data(self, data, files, name):
+    def value_omitted_from_data(
+        self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
+    ) -> bool:
         return app_settings.TOKEN_FIELD not in data
 
     @staticmethod
@@ -94,10 +103,11 @@ class CaptchaLaWidget(forms.Widget):
         if request is None:
             return True
         first = not getattr(request, "_captchala_scripts", False)
+        # Kept on the request for the widgets rendered after it; HttpRequest declares no such field.
         request._captchala_scripts = True  # type: ignore[attr-defined]
         return first
 
-    def get_context(self, name, value, attrs):
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, None, attrs)
         request = self.request
         options = self.widget_options()

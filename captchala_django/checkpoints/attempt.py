@@ -36,13 +36,14 @@ def request_id_of(request: HttpRequest | None) -> str:
     """``X-Request-ID`` when sane, else a generated id; kept on the request."""
     if request is None:
         return uuid.uuid4().hex
-    cached = getattr(request, "_captchala_request_id", None)
+    cached: str | None = getattr(request, "_captchala_request_id", None)
     if cached:
         return cached
-    given = request.META.get("HTTP_X_REQUEST_ID", "")
+    given: str = request.META.get("HTTP_X_REQUEST_ID", "")
     if not (0 < len(given) <= 64 and all("!" <= ch <= "~" for ch in given)):
         given = uuid.uuid4().hex
-    request._captchala_request_id = given
+    # Kept on the request for the other steps of this request; HttpRequest declares no such field.
+    request._captchala_request_id = given  # type: ignore[attr-defined]
     return given
 
 
@@ -50,7 +51,11 @@ def aware(value: Any, db: str) -> Any:
     """A datetime read back from ``db`` (raw SQL may give text or naive values), made aware."""
     if isinstance(value, str):
         connection = connections[db]
-        value = connection.ops.convert_datetimefield_value(value, None, connection)
+        # Defined by the backends that keep datetimes as text (SQLite, MySQL, Oracle):
+        # BaseDatabaseOperations has no such method.
+        convert = getattr(connection.ops, "convert_datetimefield_value", None)
+        if convert is not None:
+            value = convert(value, None, connection)
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
     if isinstance(value, datetime) and timezone.is_naive(value):

@@ -11,7 +11,7 @@ from dataclasses import replace
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
-from ..client import CaptchaLaClient, ValidationResult, printable, token_format_error, token_hint
+from ..client import CaptchaLaClient, ValidationResult
 from ..conf import app_settings
 from ..exceptions import (
     ConfigurationError,
@@ -22,6 +22,7 @@ from ..exceptions import (
 )
 from ..models import Checkpoint, CheckpointEvent, EventKind, FailureClass, Status
 from ..scopes import ScopeArg, with_subject
+from ..tokens import printable, token_format_error, token_hint
 from . import ledger, telemetry
 from .attempt import Attempt, token_digest
 from .lookup import fetch_passed
@@ -85,6 +86,7 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     when either answers instead of the provider."""
     att.claim_key = att.scope.key
     dialect = strategy(att.db)
+    claim: ledger.Claim | None
     if fast_path and dialect == "postgresql":
         claim = ledger.claim_unless_passed(att)
         passed = claim.passed

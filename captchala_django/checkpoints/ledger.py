@@ -179,7 +179,9 @@ def _unreachable(att: Attempt, exc: Exception) -> Claim:
 
 
 def read(att: Attempt) -> dict[str, Any] | None:
-    return PassToken.objects.using(att.db).filter(token_digest=att.digest).values(*_READ).first()
+    claimed = PassToken.objects.using(att.db).filter(token_digest=att.digest)
+    row: dict[str, Any] | None = claimed.values(*_READ).first()
+    return row
 
 
 @contextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import connections
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,12 +23,12 @@ PASSED_SQL = (
 )
 
 
-def passed_params(db: str, scope_key: str) -> list:
+def passed_params(db: str, scope_key: str) -> list[Any]:
     now = connections[db].ops.adapt_datetimefield_value(timezone.now())
     return [scope_key, Status.PASSED.value, now]
 
 
-def from_values(db: str, row) -> Checkpoint:
+def from_values(db: str, row: Sequence[Any]) -> Checkpoint:
     """The checkpoint of a ``PASSED_SQL`` row."""
     values = list(row)
     for i in _DATETIMES:

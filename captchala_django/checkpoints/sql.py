@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
+from django.db.backends.utils import CursorWrapper
 
 from ..models import Checkpoint
 from .attempt import Attempt
@@ -115,5 +116,5 @@ def event_values(att: Attempt, event: dict[str, Any]) -> list[Any]:
     ]
 
 
-def returned_row(cursor) -> dict[str, Any]:
+def returned_row(cursor: CursorWrapper) -> dict[str, Any]:
     return dict(zip(RETURNED, cursor.fetchone(), strict=True))

@@ -14,7 +14,7 @@ from .outcome import Outcome
 
 logger = logging.getLogger("captchala_django.checkpoints")
 
-_LEVELS = {
+_LEVELS: dict[str | None, int] = {
     FailureClass.CONFIGURATION: logging.ERROR,
     FailureClass.PERSISTENCE: logging.ERROR,
     FailureClass.TIMEOUT: logging.WARNING,

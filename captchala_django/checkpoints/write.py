@@ -33,7 +33,7 @@ _DIALECTS = {
 
 def strategy(db: str) -> str:
     """The dialect for ``db``: ``CAPTCHALA_WRITE_STRATEGY`` when set, else the best one."""
-    forced = app_settings.WRITE_STRATEGY
+    forced: str | None = app_settings.WRITE_STRATEGY
     if forced:
         return forced
     vendor = connections[db].vendor

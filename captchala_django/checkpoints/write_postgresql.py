@@ -9,6 +9,7 @@ per process) and the client dumps one string instead of a parameter per value.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -29,7 +30,7 @@ _EVENTS = (
 )
 
 
-def _iso(value: Any) -> str:
+def _iso(value: datetime) -> str:
     return value.isoformat()  # the events' timestamps: aware datetimes
 
 

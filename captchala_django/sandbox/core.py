@@ -422,4 +422,4 @@ def _float_or_none(value: Any) -> float | None:
 
 
 def _asset(name: str) -> bytes:
-    return resources.files(__package__).joinpath("assets", name).read_bytes()
+    return (resources.files(__package__) / "assets" / name).read_bytes()

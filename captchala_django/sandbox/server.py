@@ -195,8 +195,14 @@ class _Server(ThreadingHTTPServer):
             allowed_hosts = [allowed_hosts]
         # The address it was asked to bind, and the one it bound, so that its own
         # ``url`` works (an IP literal cannot be rebound by DNS). Then the extras.
-        names = {address[0], self.server_address[0], *allowed_hosts}
+        names = {address[0], self.bound_host, *allowed_hosts}
         self.allowed_hosts = frozenset(map(_allowed_name, names)) - {None}
+
+    @property
+    def bound_host(self) -> str:
+        """The host it bound: text for an IP server (the socketserver stubs allow bytes)."""
+        host = self.server_address[0]
+        return host if isinstance(host, str) else host.decode()
 
     def host_allowed(self, value: str | None) -> bool:
         """Whether a ``Host`` header (or a bare host name) names this server."""
@@ -231,7 +237,7 @@ class LiveSandbox:
 
     @property
     def host(self) -> str:
-        return self._server.server_address[0]
+        return self._server.bound_host
 
     @property
     def port(self) -> int:

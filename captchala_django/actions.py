@@ -1,0 +1,49 @@
+"""Action names: the provider's own, how a site's names map onto them, and which names
+the site's front doors declare (for system check W007)."""
+
+from __future__ import annotations
+
+from .conf import app_settings
+
+#: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
+# fmt: off
+KNOWN_ACTIONS = (
+    "login", "register", "lost_password", "reset_password",
+    "comment", "checkout", "contact_form", "generic_form",
+)
+# fmt: on
+
+
+def provider_action(action: str | None) -> str | None:
+    """The provider action a server token is issued for when the site names ``action``.
+
+    The provider's own names are themselves; ``CAPTCHALA_SERVER_TOKEN_ACTIONS``
+    maps others (``{"transfer": "checkout"}``); any other name is ``generic_form``.
+    A pass is accepted for the named action or for this one.
+    """
+    if not action or action in KNOWN_ACTIONS:
+        return action or None
+    mapped = (app_settings.SERVER_TOKEN_ACTIONS or {}).get(action)
+    return mapped if mapped in KNOWN_ACTIONS else "generic_form"
+
+
+#: The names the front doors declared (see ``note_action``).
+_DECLARED: set[str] = set()
+
+
+def note_action(action: str | None) -> None:
+    """Called where an action is declared (decorator, mixin class, fields, widget)."""
+    if action:
+        _DECLARED.add(action)
+
+
+def used_actions() -> set[str]:
+    """The names declared so far, after the URLconf (and so the views and their forms)
+    has been imported, as Django's own URL checks do."""
+    from django.urls import get_resolver
+
+    try:
+        get_resolver().url_patterns  # noqa: B018 - imports every view module
+    except Exception:  # noqa: BLE001, S110 - a broken URLconf is Django's check to report
+        pass
+    return set(_DECLARED)
