@@ -9,12 +9,10 @@ import time
 import pytest
 
 from captchala_django.client import (
-    TOKEN_MAX_BYTES,
     CaptchaLaClient,
     ServerToken,
     get_session,
     reset_session,
-    token_hint,
 )
 from captchala_django.conf import SANDBOX_APP_SECRET
 from captchala_django.exceptions import (
@@ -25,6 +23,7 @@ from captchala_django.exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from captchala_django.tokens import TOKEN_MAX_BYTES, token_hint
 from tests.helpers import VALID, JsonServer, free_port  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("captchala_sandbox")
