@@ -1,5 +1,6 @@
 """The example project serves its pages and the mounted sandbox (what `make demo` runs)."""
 
+import pytest
 import requests
 
 from captchala_django.client import CaptchaLaClient
@@ -69,3 +70,23 @@ def test_demo_admin_login_takes_the_check(demo_server):
         demo_server + "/admin/login/", data=login, timeout=10, allow_redirects=False
     )
     assert done.status_code == 302
+
+
+def test_make_demo_serves_on_the_port_it_is_given():
+    """`make demo PORT=8001`: the server, and the sandbox URLs the demo builds, use 8001."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    out = subprocess.run(
+        ["make", "-n", "demo", "PORT=8001"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "runserver 127.0.0.1:8001" in out
+    assert out.count("DEMO_PORT=8001") == 3  # migrate, demo_setup and runserver

@@ -423,3 +423,26 @@ def test_degraded_mode_makes_the_browser_check_mint_degraded_tokens(captchala_sa
     assert token.startswith("dg_")
     result = CaptchaLaClient().validate(token)
     assert (result.valid, result.degraded) == (False, True)
+
+
+def test_every_endpoint_the_readme_documents_answers(captchala_sandbox):
+    """The README's table of sandbox endpoints, checked against the running sandbox."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## The sandbox", 1)[1].split("```", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = []
+    for row in rows:
+        cell = row.split("|")[1]
+        for part in cell.split(","):
+            method, _, path = part.strip().strip("`").rpartition(" ")
+            documented.append((method or "POST", path))
+    assert len(documented) == 9
+    headers = {"X-App-Key": "sandbox-app-key", "X-App-Secret": "sandbox-app-secret"}
+    for method, path in documented:
+        body = {"pass_token": "pt_unknown", "action": "login", "appKey": "sandbox-app-key"}
+        if path.endswith("/faults"):
+            body = {"mode": "none"}
+        response = requests.request(
+            method, captchala_sandbox.url + path, json=body, headers=headers, timeout=5
+        )
+        assert response.status_code == 200, (method, path, response.status_code)
