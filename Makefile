@@ -1,59 +1,90 @@
 # Two commands do all set-up: `make demo` and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+#
+# The interpreters of the test matrix (noxfile.py). Their directories go first on PATH
+# (3.11's first, so that a bare python3 stays 3.11), so that nox finds python3.10 ...
+# python3.13 there and never a pyenv shim; `make pythons` fails, naming the path, when
+# one is missing. For another machine: make test INTERPRETERS="/usr/bin/python3.10 ..."
+INTERPRETERS ?= /root/.pyenv/versions/3.10.13/bin/python3.10 \
+                /root/.pyenv/versions/3.11.7/bin/python3.11 \
+                /root/.pyenv/versions/3.12.1/bin/python3.12 \
+                /root/.pyenv/versions/3.13.0/bin/python3.13
+empty :=
+space := $(empty) $(empty)
+PYTHON_DIRS := $(patsubst %/,%,$(dir $(filter %/python3.11,$(INTERPRETERS)) \
+                                     $(filter-out %/python3.11,$(INTERPRETERS))))
+export PATH := $(subst $(space),:,$(strip $(PYTHON_DIRS))):$(PATH)
+
+# .venv: Python 3.11 with Django 5.2 and the developer tools (nox, ruff, build, twine,
+# psycopg: the `dev` dependency group): lint, packaging, demo, bench and test-fast.
+PYTHON ?= $(firstword $(filter %/python3.11,$(INTERPRETERS)) python3.11)
 VENV := .venv
-VENV42 := .venv-django42
+NOX := $(VENV)/bin/nox
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q
+PORT ?= 8000
 
-.PHONY: test test-fast lint demo bench clean chromium
+.PHONY: test test-fast lint pythons nox demo bench clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[test,drf]" "django>=5.2,<5.3"
-	touch $@
-
-$(VENV42)/.installed: pyproject.toml
-	test -d $(VENV42) || $(PYTHON) -m venv $(VENV42)
-	$(VENV42)/bin/pip install $(PIP_FLAGS) --upgrade pip
-	$(VENV42)/bin/pip install $(PIP_FLAGS) -e ".[test]" "django>=4.2,<5.0"
+	$(VENV)/bin/pip install $(PIP_FLAGS) --upgrade "pip>=25.1"
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e ".[test,drf]" "django>=5.2,<5.3" --group dev
 	touch $@
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check captchala_django tests bench example_project
+	$(VENV)/bin/ruff check captchala_django tests bench example_project noxfile.py scripts/check-dist
+
+## Every interpreter of the matrix is there: a missing one fails with its path.
+pythons:
+	@for py in $(INTERPRETERS); do \
+	  "$$py" -c 'import sys' 2>/dev/null \
+	    || { echo "missing Python interpreter: $$py (see INTERPRETERS in the Makefile)" >&2; exit 1; }; \
+	  echo "found $$py ($$("$$py" -c 'import platform; print(platform.python_version())'))"; \
+	done
 
 ## Debian's Chromium for the browser test (never a browser download of Playwright's own).
+## Without it `make test` fails: the 3.11 / Django 5.2 cell must run the browser test.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
 	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
-	  || echo "chromium is not installed: the browser test will be skipped"
+	  || { echo "chromium is not installed (apt-get install chromium): the browser test needs it" >&2; exit 1; }
 
-## The whole suite: Django 5.2 and 4.2, each on SQLite and on a throwaway PostgreSQL.
-## The browser test (against the demo, which has its own SQLite) runs once, in the first run.
-test: lint chromium $(VENV42)/.installed
-	@echo "== Django 5.2 / SQLite (with the browser test)"
-	CAPTCHALA_TEST_DB=sqlite $(VENV)/bin/pytest $(PYTEST_FLAGS)
-	@echo "== Django 4.2 / SQLite"
-	CAPTCHALA_TEST_DB=sqlite $(VENV42)/bin/pytest $(PYTEST_FLAGS) -m "not e2e"
-	scripts/with-postgres sh -c '\
-	  echo "== Django 5.2 / PostgreSQL" && \
-	  CAPTCHALA_TEST_DB=postgres $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not e2e" && \
-	  echo "== Django 4.2 / PostgreSQL" && \
-	  CAPTCHALA_TEST_DB=postgres $(VENV42)/bin/pytest $(PYTEST_FLAGS) -m "not e2e"'
+## The whole check: lint, packaging, then the nox matrix (noxfile.py). SQLite cells
+## (3.11 / Django 5.2 with the browser test; 3.10 / 5.2; 3.12 / 6.0; 3.13 / 6.1), then
+## the PostgreSQL cells (3.11 / 5.2; 3.13 / 6.1) on one throwaway server, without the
+## browser test. Every cell runs even when an earlier one failed; any failure fails.
+## Venvs in .nox/ are reused, and reinstalled only when their dependencies change.
+test: pythons chromium lint $(VENV)/.installed
+	@echo "== Translations: scripts/check-translations"
+	scripts/check-translations $(VENV)/bin/python
+	@echo "== Types: scripts/typecheck (mypy with django-stubs, pinned in requirements-typing.txt)"
+	scripts/typecheck $(PYTHON)
+	@echo "== Packaging: build, twine check --strict, sdist and wheel contents"
+	$(VENV)/bin/python scripts/check-dist
+	@echo "== Test matrix: SQLite cells, then PostgreSQL cells on one throwaway server"
+	@status=0; \
+	$(NOX) -t ci-sqlite -- $(PYTEST_FLAGS) || status=1; \
+	scripts/with-postgres $(NOX) -t ci-postgres -- $(PYTEST_FLAGS) || status=1; \
+	exit $$status
 
-## One quick run: Django 5.2 on SQLite.
+## One quick cell: Python 3.11, Django 5.2, SQLite, no browser (in .venv).
 test-fast: $(VENV)/.installed
-	CAPTCHALA_TEST_DB=sqlite $(VENV)/bin/pytest $(PYTEST_FLAGS)
+	CAPTCHALA_TEST_DB=sqlite $(VENV)/bin/pytest $(PYTEST_FLAGS) -m "not e2e" --ignore=tests/e2e
 
-## The example project on http://127.0.0.1:8000 with the local sandbox (offline, SQLite).
+## nox by hand, with the matrix's interpreters on PATH: make nox ARGS='-s "tests(3.13-django6.1-sqlite)"'
+nox: pythons $(VENV)/.installed
+	$(NOX) $(ARGS)
+
+## The example project on http://127.0.0.1:$(PORT) (default 8000) with the local sandbox
+## (offline, SQLite): make demo PORT=8001
 demo: $(VENV)/.installed
-	cd example_project && ../$(VENV)/bin/python manage.py migrate --noinput
-	cd example_project && ../$(VENV)/bin/python manage.py demo_setup
-	cd example_project && ../$(VENV)/bin/python manage.py runserver 127.0.0.1:8000
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py migrate --noinput
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py demo_setup
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## Benchmarks (figures are ratios from one run; see bench/README.md).
 bench: $(VENV)/.installed
 	scripts/with-postgres $(VENV)/bin/python -m bench
 
 clean:
-	rm -rf $(VENV) $(VENV42) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .nox .pytest_cache .ruff_cache *.egg-info build dist

@@ -157,7 +157,6 @@ def test_unparsable_environment_is_e009(settings, monkeypatch):
     assert ids(checks.check_numbers()) == ["captchala_django.E009"]
 
 
-@pytest.mark.skipif(django.VERSION < (5, 1), reason="transaction_mode needs Django 5.1+")
 def test_sqlite_without_immediate_transactions_warns(monkeypatch):
     from django.db import connection
 
