@@ -1,4 +1,3 @@
-import django
 import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
