@@ -42,6 +42,9 @@ class Codes:
     MAX_RISK = "captchala_django.E012"
     SERVER_TOKEN_ACTIONS = "captchala_django.E013"
     UNMAPPED_ACTION = "captchala_django.W007"
+    TTL_OUTLIVES_SESSION = "captchala_django.W008"
+    RETRY_WINDOW_SHORT = "captchala_django.W009"
+    NO_REFRESH_ENDPOINT = "captchala_django.W010"
     SANDBOX_FORCED = "captchala_django.W003"
     PLAIN_HTTP_API = "captchala_django.W004"
     SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
@@ -312,6 +315,75 @@ def check_sqlite_concurrency(app_configs=None, **kwargs) -> list[CheckMessage]:
     ]
 
 
+def check_lifetimes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Lifetimes that drift apart in real deployments: a pass that outlives its session, a
+    retry window shorter than a slow check, server tokens with no way to be renewed."""
+    from .server_tokens import TOKEN_TTL
+
+    messages: list[CheckMessage] = []
+    ok_ttl, ttl = _read("CAPTCHALA_CHECKPOINT_TTL", messages)
+    ok_scope, scope = _read("CAPTCHALA_DEFAULT_SCOPE", messages)
+    age = getattr(settings, "SESSION_COOKIE_AGE", 1209600)
+    in_range = _number(ttl) and 0 < ttl <= MAX_TTL  # else E005 says it
+    if ok_ttl and ok_scope and scope == "session" and in_range and ttl > age:
+        browser = (
+            " (browser-length sessions end sooner still)"
+            if getattr(settings, "SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
+            else ""
+        )
+        messages.append(
+            Warning(
+                f"CAPTCHALA_CHECKPOINT_TTL ({ttl} s) outlives the session it is bound to "
+                f"(SESSION_COOKIE_AGE, {age} s){browser}: the pass is lost with the session "
+                "and its row waits for captchala_cleanup.",
+                hint="Make CAPTCHALA_CHECKPOINT_TTL at most SESSION_COOKIE_AGE.",
+                id=Codes.TTL_OUTLIVES_SESSION,
+            )
+        )
+    ok_window, window = _read("CAPTCHALA_RETRY_WINDOW", messages)
+    ok_timeout, timeout = _read("CAPTCHALA_TIMEOUT", messages)
+    ok_margin, margin = _read("CAPTCHALA_CLAIM_MARGIN", messages)
+    if ok_window and ok_timeout and ok_margin and window is not None:
+        slowest = _number(timeout) and _number(margin) and timeout + margin
+        if _number(window) and slowest and window < slowest:
+            messages.append(
+                Warning(
+                    f"CAPTCHALA_RETRY_WINDOW ({window} s) is shorter than a slow check "
+                    f"(CAPTCHALA_TIMEOUT + CAPTCHALA_CLAIM_MARGIN = {slowest:g} s): a user "
+                    "who resubmits while the first try is still slow is refused as a replay.",
+                    hint="Leave CAPTCHALA_RETRY_WINDOW unset (timeout + 5 s) or raise it.",
+                    id=Codes.RETRY_WINDOW_SHORT,
+                )
+            )
+    ok_tokens, server_tokens = _read("CAPTCHALA_SERVER_TOKENS", messages)
+    if ok_tokens and server_tokens and not _refresh_endpoint_installed():
+        messages.append(
+            Warning(
+                f"Server tokens live {TOKEN_TTL} s, and the URLconf has no refresh endpoint: "
+                "a page left open longer cannot get a new one, and its widget fails.",
+                hint='Add path("captchala/", include("captchala_django.urls")) to your URLconf.',
+                id=Codes.NO_REFRESH_ENDPOINT,
+            )
+        )
+    return messages
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _refresh_endpoint_installed() -> bool:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("captchala:server-token")
+    except NoReverseMatch:
+        return False
+    except Exception:  # noqa: BLE001 - a broken URLconf is Django's own check to report
+        return True
+    return True
+
+
 ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_keys,
     check_numbers,
@@ -320,6 +392,7 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_widget,
     check_max_risk,
     check_server_token_actions,
+    check_lifetimes,
     check_proxies,
     check_sqlite_concurrency,
     check_api_urls,

@@ -77,6 +77,12 @@ _SPECS = [
     ),
     Setting("CAPTCHALA_REQUIRE_ACTION", "bool", False, doc="deny replies that name no action"),
     Setting(
+        "CAPTCHALA_DENY_IP_MISMATCH",
+        "bool",
+        False,
+        doc="deny a valid verdict when the provider saw another client address",
+    ),
+    Setting(
         "CAPTCHALA_MAX_RISK",
         "int",
         None,

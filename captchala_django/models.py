@@ -86,6 +86,7 @@ class EventKind(models.TextChoices):
     PERSIST_FAILED = "persist_failed", _("persist failed")
     RESET = "reset", _("reset")
     EXPIRED = "expired", _("expired by hand")
+    IP_MISMATCH = "ip_mismatch", _("IP mismatch")
 
 
 class CheckpointEvent(models.Model):
@@ -103,6 +104,7 @@ class CheckpointEvent(models.Model):
     status_code = models.IntegerField(_("provider status"), null=True, blank=True)
     latency_ms = models.IntegerField(_("latency (ms)"), null=True, blank=True)
     risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
+    platform = models.CharField(_("platform"), max_length=32, default="", blank=True)
     request_id = models.CharField(_("request id"), max_length=64, default="", blank=True)
 
     class Meta:

@@ -183,3 +183,34 @@ def test_a_max_risk_in_range_is_fine(settings):
     for value in (None, 0, 55, 100):
         settings.CAPTCHALA_MAX_RISK = value
         assert checks.check_max_risk() == []
+
+
+def test_a_pass_that_outlives_its_session_warns(settings):
+    settings.SESSION_COOKIE_AGE = 600
+    settings.CAPTCHALA_CHECKPOINT_TTL = 1800
+    assert ids(checks.check_lifetimes()) == ["captchala_django.W008"]
+    settings.CAPTCHALA_DEFAULT_SCOPE = "ip"  # not bound to a session: nothing to outlive
+    assert checks.check_lifetimes() == []
+    settings.CAPTCHALA_DEFAULT_SCOPE = "session"
+    settings.CAPTCHALA_CHECKPOINT_TTL = 600
+    assert checks.check_lifetimes() == []
+
+
+def test_a_retry_window_shorter_than_a_slow_check_warns(settings):
+    settings.CAPTCHALA_TIMEOUT = 3.0
+    settings.CAPTCHALA_CLAIM_MARGIN = 2.0
+    settings.CAPTCHALA_RETRY_WINDOW = 4.0
+    messages = checks.check_lifetimes()
+    assert ids(messages) == ["captchala_django.W009"]
+    assert "5 s" in messages[0].msg
+    settings.CAPTCHALA_RETRY_WINDOW = 5.0
+    assert checks.check_lifetimes() == []
+    settings.CAPTCHALA_RETRY_WINDOW = None  # the default, timeout + 5 s
+    assert checks.check_lifetimes() == []
+
+
+def test_server_tokens_without_a_refresh_endpoint_warn(settings):
+    settings.ROOT_URLCONF = "tests.urls_without_refresh"
+    assert ids(checks.check_lifetimes()) == ["captchala_django.W010"]
+    settings.CAPTCHALA_SERVER_TOKENS = False
+    assert checks.check_lifetimes() == []

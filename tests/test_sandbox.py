@@ -436,7 +436,7 @@ def test_every_endpoint_the_readme_documents_answers(captchala_sandbox):
         for part in cell.split(","):
             method, _, path = part.strip().strip("`").rpartition(" ")
             documented.append((method or "POST", path))
-    assert len(documented) == 9
+    assert len(documented) == 10
     headers = {"X-App-Key": "sandbox-app-key", "X-App-Secret": "sandbox-app-secret"}
     for method, path in documented:
         body = {"pass_token": "pt_unknown", "action": "login", "appKey": "sandbox-app-key"}
@@ -446,3 +446,22 @@ def test_every_endpoint_the_readme_documents_answers(captchala_sandbox):
             method, captchala_sandbox.url + path, json=body, headers=headers, timeout=5
         )
         assert response.status_code == 200, (method, path, response.status_code)
+
+
+def test_calls_endpoint_reports_validate_calls_per_token(captchala_sandbox):
+    """``GET /sandbox/calls``: the validate calls each token carried, read-only."""
+    used = captchala_sandbox.mint_pass_token("login")
+    unused = captchala_sandbox.mint_pass_token("login")
+    client = CaptchaLaClient()
+    assert client.validate(used).valid
+    assert client.validate(used).code == "token_consumed"
+    assert not client.validate("pt_made-up").valid
+    reply = requests.get(captchala_sandbox.url + "/sandbox/calls", timeout=5)
+    assert reply.status_code == 200
+    calls = reply.json()["data"]["calls"]
+    assert calls == {used: 2, "pt_made-up": 1} and unused not in calls
+    assert captchala_sandbox.calls_for(used) == 2
+    # Reading changes nothing, and the endpoint takes no POST.
+    assert requests.get(captchala_sandbox.url + "/sandbox/calls", timeout=5).json() == reply.json()
+    refused = requests.post(captchala_sandbox.url + "/sandbox/calls", json={}, timeout=5)
+    assert refused.status_code == 404

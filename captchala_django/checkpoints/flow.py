@@ -6,6 +6,7 @@ becomes an :class:`~.outcome.Outcome` with its failure class.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 
 from django.db import DatabaseError, transaction
@@ -154,11 +155,16 @@ def _verify(att: Attempt, token: str) -> Outcome:
         latency_ms=int(result.latency_ms),
         status_code=200 if result.called else None,
         risk_score=result.risk_score,
+        platform=printable(result.captcha_args.get("platform") or "", 32),
     )
     if result.valid and not result.called:
         # An unverifiable client_ token let in by CAPTCHALA_ACCEPT_CLIENT_ONLY: a
         # policy's answer, never a pass.
         return finish(att, FailureClass.VALIDATION, code=result.code, lenient=True, result=result)
+    if result.valid and _ip_mismatch(att, result) and app_settings.DENY_IP_MISMATCH:
+        return finish(
+            att, FailureClass.VALIDATION, code="ip_mismatch", provider_called=True, result=result
+        )
     if result.valid and _too_risky(att, result):
         return finish(
             att, FailureClass.VALIDATION, code="risk_too_high", provider_called=True, result=result
@@ -178,6 +184,23 @@ def _verify(att: Attempt, token: str) -> Outcome:
     return finish(
         att, FailureClass.VALIDATION, code=result.code, provider_called=result.called, result=result
     )
+
+
+def _ip_mismatch(att: Attempt, result: ValidationResult) -> bool:
+    """The provider saw the check solved from another address than this request's: an
+    ``ip_mismatch`` event (a solver farm, or a proxy the site does not trust yet)."""
+    seen = printable(result.captcha_args.get("user_ip") or "", 45)
+    if not seen or not att.client_ip or _same_address(seen, att.client_ip):
+        return False
+    att.event(EventKind.IP_MISMATCH, detail=f"provider saw {seen}")
+    return True
+
+
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return a == b
 
 
 def _too_risky(att: Attempt, result: ValidationResult) -> bool:

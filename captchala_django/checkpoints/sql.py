@@ -59,6 +59,7 @@ EVENT_COLUMNS = (
     "status_code",
     "latency_ms",
     "risk_score",
+    "platform",
 )
 #: A failure never overwrites a pass that is still valid (mirrors rules.keeps_pass).
 KEEP = (
@@ -113,6 +114,7 @@ def event_values(att: Attempt, event: dict[str, Any]) -> list[Any]:
         event.get("status_code"),
         event.get("latency_ms"),
         event.get("risk_score"),
+        event.get("platform", ""),
     ]
 
 

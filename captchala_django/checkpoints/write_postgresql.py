@@ -19,7 +19,7 @@ from . import ledger, sql
 from .attempt import Attempt
 from .outcome import Outcome
 
-_TYPES = ("text", "timestamptz", "text", "text", "text", "integer", "integer", "smallint")
+_TYPES = ("text", "timestamptz", "text", "text", "text", "integer", "integer", "smallint", "text")
 _EVENTS = (
     f"ev AS (INSERT INTO {CheckpointEvent._meta.db_table} (checkpoint_id, version, request_id, "
     f"{', '.join(sql.EVENT_COLUMNS)}) SELECT cp.id, cp.version, %s::text, "

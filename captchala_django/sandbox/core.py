@@ -65,6 +65,8 @@ class _Token:
     consumed: bool = False
     uid: str | None = None
     risk_score: int | None = None
+    #: The address the browser check was solved from (default: the validate call's client_ip).
+    user_ip: str | None = None
     challenge_id: str = field(default_factory=lambda: "ch_" + secrets.token_hex(6))
     solved_at: int = field(default_factory=lambda: int(time.time()))
 
@@ -169,6 +171,7 @@ class Sandbox:
         prefix: str | None = None,
         uid: str | None = None,
         risk_score: int | None = None,
+        user_ip: str | None = None,
     ) -> str:
         """A fresh single-use pass token, as the browser check would produce
         (scored ``risk_score``, else the sandbox's default score)."""
@@ -182,6 +185,7 @@ class Sandbox:
                 degraded=degraded,
                 uid=uid,
                 risk_score=risk_score,
+                user_ip=user_ip,
             )
         return token
 
@@ -196,6 +200,11 @@ class Sandbox:
         if method == "GET" and path == "/sandbox/stats":
             with self._lock:
                 data = {"stats": dict(self.stats), "faults": self.faults.as_dict()}
+            return Reply.envelope(0, "ok", data)
+        if method == "GET" and path == "/sandbox/calls":
+            # Read-only: how many validate calls carried each token.
+            with self._lock:
+                data = {"calls": dict(self.token_calls)}
             return Reply.envelope(0, "ok", data)
         if method != "POST":
             return Reply.envelope(404, "not_found", status=404)
@@ -314,7 +323,9 @@ class Sandbox:
             "risk_score": risk,
             "captcha_args": {
                 "platform": "web",
-                "user_ip": client_ip if isinstance(client_ip, str) else "",
+                "user_ip": state.user_ip
+                if state.user_ip is not None
+                else (client_ip if isinstance(client_ip, str) else ""),
                 "referer": "",
                 "solved_at": state.solved_at,
                 "risk_score": risk,
@@ -373,6 +384,7 @@ class Sandbox:
             degraded=bool(payload.get("degraded")),
             prefix=payload.get("prefix") or None,
             risk_score=_score(payload.get("risk_score")),
+            user_ip=payload.get("user_ip") if isinstance(payload.get("user_ip"), str) else None,
         )
         return Reply.envelope(0, "ok", {"token": token})
 
