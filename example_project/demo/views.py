@@ -1,7 +1,8 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import PasswordResetView
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -55,6 +56,23 @@ def transfer(request):
             {"data": form.cleaned_data, "outcome": outcome},
         )
     return render(request, "demo/transfer.html", {"form": form})
+
+
+@checkpoint_required(action="transfer")
+async def async_transfer(request):
+    """The same check in an async view (serve the project under ASGI, e.g. uvicorn
+    ``example_project.asgi:application``): the guard's database and provider work run
+    in a worker thread. GET gives the CSRF token; a POST needs a passed checkpoint."""
+    if request.method == "POST":
+        outcome = request.captchala
+        return JsonResponse(
+            {
+                "ok": True,
+                "amount": request.POST.get("amount"),
+                "degraded": bool(outcome and outcome.degraded),
+            }
+        )
+    return JsonResponse({"csrf_token": get_token(request)})
 
 
 @require_http_methods(["GET", "POST"])

@@ -73,6 +73,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if django.VERSION >= (5, 1):
         DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
+# Behind PgBouncer in transaction pooling (DATABASE_PGBOUNCER=1): no persistent connections,
+# and no server-side cursors (a cursor cannot outlive the transaction that opened it).
+if env.bool("DATABASE_PGBOUNCER", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Local memory by default; with several processes, a shared cache (the server-token budget
+# is counted there): CACHE_URL=redis://127.0.0.1:6379/0
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 AUTH_PASSWORD_VALIDATORS = []
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -36,6 +36,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("transfer/", views.transfer, name="transfer"),
+    path("async-transfer/", views.async_transfer, name="async-transfer"),
     path("admin/", admin.site.urls),
     path("captchala/", include("captchala_django.urls")),
 ]
