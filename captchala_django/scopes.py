@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
+from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
@@ -66,12 +67,19 @@ def route_of(request: HttpRequest) -> str:
 
 
 def user_id_of(request: HttpRequest) -> int | None:
-    """The authenticated user's id, or ``None`` (resolves ``request.user``)."""
+    """The authenticated user's id, or ``None`` (resolves ``request.user``).
+
+    ``None`` too when the session or user tables cannot be read: the client is then
+    asked for a token like any client without a pass, never trusted more.
+    """
     if not hasattr(request, "user"):  # no AuthenticationMiddleware
         return None
-    user = request.user
-    if user is not None and user.is_authenticated:
-        return user.pk
+    try:
+        user = request.user
+        if user is not None and user.is_authenticated:
+            return user.pk
+    except DatabaseError:
+        return None
     return None
 
 
@@ -81,9 +89,13 @@ def session_key_of(session: SessionBase) -> str | None:
     A session store reports the cookie's value as its key until the session is
     loaded; loading drops a key with no stored session (deleted, expired, rotated
     away by ``login()``, or made up). So the store is loaded first: a dead or
-    forged cookie is a client without a session.
+    forged cookie is a client without a session, and so is one whose session cannot
+    be read while the database is unreachable.
     """
-    session.keys()  # loads the session (once per request)
+    try:
+        session.keys()  # loads the session (once per request)
+    except DatabaseError:
+        return None
     return session.session_key
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
@@ -55,27 +55,39 @@ def client_id(request: HttpRequest) -> str:
 
 
 def spend(request: HttpRequest) -> None:
-    """Count one issue call for the request's client; raise ``BudgetExceeded`` past the budget."""
+    """Count one issue call for the request's client; raise ``BudgetExceeded`` past the budget.
+
+    The budget holds over any minute, not only within a clock minute: the previous
+    minute's calls count in proportion to how much of it the last 60 s still cover
+    (a client cannot spend two budgets across a minute's boundary).
+    """
     budget = int(app_settings.SERVER_TOKEN_BUDGET)
     now = time.time()
     slot = int(now // WINDOW)
-    key = f"captchala:issue:{client_id(request)}:{slot}"
+    client = client_id(request)
     cache = caches[app_settings.CACHE]
-    cache.add(key, 0, timeout=WINDOW * 2)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add() and incr()
-        cache.set(key, 1, timeout=WINDOW * 2)
-        count = 1
-    if count <= budget:
+    current = _count(cache, f"captchala:issue:{client}:{slot}")
+    previous = cache.get(f"captchala:issue:{client}:{slot - 1}", 0)
+    spent = current + previous * (1 - (now % WINDOW) / WINDOW)
+    if spent <= budget:
         return
-    if count == budget + 1:  # once per client and window, not once per refused call
+    if spent - 1 <= budget:  # the first refusal, not every refused call
         logger.warning(
             "server-token budget of %s a minute used up by one client; "
             "rendering without a fresh server token",
             budget,
         )
     raise BudgetExceeded(retry_after=int(WINDOW - now % WINDOW) + 1)
+
+
+def _count(cache: BaseCache, key: str) -> int:
+    """Add one to ``key`` and return it (calls refused too: a flood stays refused)."""
+    cache.add(key, 0, timeout=WINDOW * 2)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # evicted between add() and incr()
+        cache.set(key, 1, timeout=WINDOW * 2)
+        return 1
 
 
 def issue(request: HttpRequest, action: str) -> ServerToken:

@@ -6,6 +6,7 @@ test asserts what must be refused, what must be remembered and what is stored.
 
 import logging
 import re
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -599,3 +600,24 @@ def test_require_action_denies_a_reply_that_names_no_action(captchala_sandbox, s
         "token_action_mismatch",
     )
     assert token_digest(token)  # the keys are configured: the check was a real one
+
+
+def test_the_issue_budget_holds_across_a_minute_boundary(captchala_sandbox, settings, monkeypatch):
+    """Ten calls just before a clock minute ends and ten just after would be two budgets
+    in two seconds: the previous minute still counts for what the last 60 s cover."""
+    from captchala_django import server_tokens
+
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 10
+    clock = [6_000_059.5]  # 0.5 s before a minute ends
+    monkeypatch.setattr(server_tokens, "time", SimpleNamespace(time=lambda: clock[0]))
+    client = session_client()
+
+    def refresh():
+        return client.post("/captchala/server-token/", {"action": "login"}).status_code
+
+    assert [refresh() for _ in range(10)] == [200] * 10
+    clock[0] += 1.0  # 0.5 s into the next minute
+    assert refresh() == 429
+    clock[0] += 60.0  # a whole minute after the ten calls
+    assert refresh() == 200
+    assert captchala_sandbox.count("issue") == 11

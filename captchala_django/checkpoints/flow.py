@@ -35,8 +35,11 @@ def skips_check(request: HttpRequest | None) -> bool:
     """Whether ``CAPTCHALA_SKIP_FOR_STAFF`` lets this request's user skip the check."""
     if request is None or not app_settings.SKIP_FOR_STAFF:
         return False
-    user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_staff)
+    try:
+        user = getattr(request, "user", None)
+        return bool(user is not None and user.is_authenticated and user.is_staff)
+    except DatabaseError:  # the user cannot be read: no skip, the token decides
+        return False
 
 
 def verify_and_record(
@@ -264,7 +267,12 @@ def finish(
     )
     if verified and att.request is not None:
         # The client earns a session (and a pass on it) only now.
-        att.scope = with_subject(att.request, att.scope)
+        try:
+            att.scope = with_subject(att.request, att.scope)
+        except DatabaseError as exc:
+            # No session can be made, so no pass can be kept: the valid verdict stands
+            # under CAPTCHALA_ON_PERSISTENCE_ERROR, as for any write that fails.
+            return _decided(att, _persistence_failed(att, outcome, exc), error)
     att.event(
         EventKind.DECISION,
         decision=outcome.decision,
@@ -275,6 +283,10 @@ def finish(
         outcome = replace(outcome, checkpoint=write(att, outcome))
     except PersistenceError as exc:
         outcome = _persistence_failed(att, outcome, exc)
+    return _decided(att, outcome, error)
+
+
+def _decided(att: Attempt, outcome: Outcome, error: Exception | None) -> Outcome:
     telemetry.log(att, outcome, error=error)
     telemetry.signal(att, outcome)
     return outcome

@@ -1,0 +1,85 @@
+"""The session store (or the user table) unreachable during a guarded request.
+
+Seen in the production-shaped soak while PgBouncer restarted: the check must
+decide as documented (a valid verdict stands under CAPTCHALA_ON_PERSISTENCE_ERROR,
+a bad token is refused) and never answer 500.
+"""
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import OperationalError
+from django.test import Client
+
+from captchala_django.models import PassToken
+from tests.helpers import FORGED
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("captchala_sandbox")]
+
+HTML = {"HTTP_ACCEPT": "text/html"}
+
+
+def down(*args, **kwargs):
+    raise OperationalError("connection refused (injected: the session store is down)")
+
+
+def client_with_session() -> Client:
+    session = SessionStore()
+    session["seen"] = True
+    session.save()
+    client = Client()
+    client.cookies["sessionid"] = session.session_key
+    return client
+
+
+def test_a_valid_token_that_cannot_get_a_session_is_allowed_degraded(
+    captchala_sandbox, monkeypatch
+):
+    token = captchala_sandbox.mint_pass_token("transfer")
+    monkeypatch.setattr(SessionStore, "create", down)
+    response = Client().post("/transfer/", {"captchala_token": token, "amount": "5"})
+    assert response.status_code == 200
+    assert response.json()["class"] == "persistence" and response.json()["degraded"] is True
+
+
+def test_under_deny_it_is_a_503_to_retry(captchala_sandbox, monkeypatch, settings):
+    settings.CAPTCHALA_ON_PERSISTENCE_ERROR = "deny"
+    token = captchala_sandbox.mint_pass_token("transfer")
+    monkeypatch.setattr(SessionStore, "create", down)
+    response = Client().post("/transfer/", {"captchala_token": token}, **HTML)
+    assert response.status_code == 503 and response["Retry-After"]
+
+
+def test_a_session_that_cannot_be_read_is_a_client_without_one(captchala_sandbox, monkeypatch):
+    client = client_with_session()
+    monkeypatch.setattr(SessionStore, "load", down)
+    token = captchala_sandbox.mint_pass_token("transfer")
+    response = client.post("/transfer/", {"captchala_token": token, "amount": "5"})
+    assert response.status_code == 200
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_the_challenge_page_renders_while_sessions_are_down(monkeypatch):
+    client = client_with_session()
+    monkeypatch.setattr(SessionStore, "load", down)
+    response = client.post("/statement/", {"amount": "5"}, **HTML)
+    assert response.status_code == 403
+    assert b"data-captchala" in response.content
+
+
+@pytest.mark.parametrize("token", [FORGED, "pt_made-up-token", ""])
+def test_a_bad_token_is_refused_while_sessions_are_down(monkeypatch, token):
+    """A bot gains nothing from an outage: the token still decides."""
+    client = client_with_session()
+    monkeypatch.setattr(SessionStore, "load", down)
+    monkeypatch.setattr(SessionStore, "create", down)
+    response = client.post("/transfer/", {"captchala_token": token}, **HTML)
+    assert response.status_code == 403
+    assert not PassToken.objects.filter(allowed=True).exists()
+
+
+def test_staff_skip_is_off_while_the_user_cannot_be_read(captchala_sandbox, monkeypatch, settings):
+    settings.CAPTCHALA_SKIP_FOR_STAFF = True
+    client = client_with_session()
+    monkeypatch.setattr(SessionStore, "load", down)
+    response = client.post("/transfer/", {}, **HTML)
+    assert response.status_code == 403
