@@ -17,10 +17,18 @@ from bench import (  # noqa: E402
     bench_checkpoints,
     bench_cleanup,
     bench_client,
+    bench_dashboard,
     bench_decorator,
 )
 
-BENCHES = [bench_client, bench_checkpoints, bench_decorator, bench_cleanup, bench_bot_rows]
+BENCHES = [
+    bench_client,
+    bench_checkpoints,
+    bench_decorator,
+    bench_cleanup,
+    bench_bot_rows,
+    bench_dashboard,
+]
 
 
 def main(argv: list[str]) -> int:

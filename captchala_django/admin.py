@@ -9,12 +9,15 @@ the version and writes an event.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -70,10 +73,20 @@ class ReadOnlyMixin(_AnyAdmin):
 class NoFormWritesMixin(_ModelAdmin):
     """Serve the add and change forms for reading only: any method but GET or HEAD is a 403.
 
-    ``has_change_permission`` stays true for superusers (the actions need it), and
-    with it Django would save a change-form POST: a full-row UPDATE outside the
-    write path, with no version bump and no event.
+    ``has_change_permission`` stays true without an object for those who have it
+    (the changelist actions need it), and false for every object: so the detail
+    page is "View checkpoint", read-only, even for superusers. The 403 stays as a
+    second guard: with the permission Django would save a change-form POST, a
+    full-row UPDATE outside the write path, with no version bump and no event.
     """
+
+    class Media:
+        css = {"all": ["captchala_django/dashboard.css"]}
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method not in ("GET", "HEAD"):
@@ -81,42 +94,109 @@ class NoFormWritesMixin(_ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
 
+def _two_lines(main: object, quiet: object) -> str:
+    """A list cell: ``main``, and ``quiet`` under it in small type."""
+    return format_html('{}<br><span class="cl-quiet">{}</span>', main, quiet)
+
+
+def _breakable(text: str, marks: str = "/:.-_") -> str:
+    """``text`` escaped, with a line-break opportunity after each of ``marks``: a long
+    route or IPv6 address wraps at its separators instead of widening its column."""
+    escaped = str(escape(text))
+    for mark in marks:
+        escaped = escaped.replace(mark, mark + "<wbr>")
+    return mark_safe(escaped)  # noqa: S308 - escaped above; only <wbr> added
+
+
+def _moment(value: datetime | None, seconds: bool = False) -> str:
+    """A short local date and time (``2026-11-30 12:22``), or a dash."""
+    if value is None:
+        return "—"
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M{':%S' if seconds else ''}}"
+
+
+def _at(event: CheckpointEvent) -> str:
+    """When an event happened: the local time to the millisecond, the date under it."""
+    moment = timezone.localtime(event.created_at)
+    return _two_lines(f"{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}", f"{moment:%Y-%m-%d}")
+
+
+def _short_id(request_id: str) -> str:
+    """A request id's first 8 characters, the whole id in the tooltip."""
+    if len(request_id) <= 10:
+        return request_id or "—"
+    return format_html('<span title="{}">{}…</span>', request_id, request_id[:8])
+
+
+def _outcome(event: CheckpointEvent) -> str:
+    """The decision and failure class of an event: ``deny · validation``."""
+    return " · ".join(part for part in (event.decision, event.failure_class) if part) or "—"
+
+
+def _provider(event: CheckpointEvent) -> str:
+    """The provider's side of an event in one cell: status, latency, risk, platform."""
+    parts = []
+    if event.status_code is not None:
+        parts.append(str(event.status_code))
+    if event.latency_ms is not None:
+        parts.append(f"{event.latency_ms} ms")
+    if event.risk_score is not None:
+        parts.append(f"risk {event.risk_score}")
+    if event.platform:
+        parts.append(event.platform)
+    return " · ".join(parts) or "—"
+
+
 class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
+    """The event trail as a compact timeline: one short row per event, oldest first."""
+
     model = CheckpointEvent
-    fields = (
-        "created_at",
-        "kind",
-        "decision",
-        "failure_class",
-        "detail",
-        "status_code",
-        "latency_ms",
-        "risk_score",
-        "version",
-        "request_id",
-    )
+    verbose_name_plural = _("event timeline")
+    fields = ("at", "kind", "outcome", "code", "provider", "v", "short_request_id")
     ordering = ("created_at", "id")
     extra = 0
     can_delete = False
     show_change_link = False
+    classes = ("captchala-timeline",)
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("at"))
+    def at(self, obj: CheckpointEvent) -> str:
+        return _at(obj)
+
+    @admin.display(description=_("outcome"))
+    def outcome(self, obj: CheckpointEvent) -> str:
+        return _outcome(obj)
+
+    @admin.display(description=_("detail"))
+    def code(self, obj: CheckpointEvent) -> str:
+        return _breakable(obj.detail or "—", "_")
+
+    @admin.display(description=_("version"))
+    def v(self, obj: CheckpointEvent) -> str:
+        return f"v{obj.version}"
+
+    @admin.display(description=_("provider"))
+    def provider(self, obj: CheckpointEvent) -> str:
+        return _provider(obj)
+
+    @admin.display(description=_("request id"))
+    def short_request_id(self, obj: CheckpointEvent) -> str:
+        return _short_id(obj.request_id)
+
 
 @admin.register(Checkpoint)
 class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
+    # Two values to a cell where they belong together, so that the list fits beside the
+    # admin's navigation and filter columns (1100 px) without a clipped column.
     list_display = (
         "status_badge",
-        "scope_kind",
-        "route",
-        "user",
-        "client_ip",
-        "version",
-        "failure_class",
-        "attempts",
-        "expires_at",
-        "updated_at",
+        "route_and_scope",
+        "client",
+        "version_and_attempts",
+        "updated",
     )
     list_filter = (
         "status",
@@ -126,7 +206,10 @@ class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
         "updated_at",
         "created_at",
     )
-    search_fields = ("route", "client_ip", "user__username")
+    # A request id finds its checkpoint through any of its events (the changelist
+    # filters with EXISTS over a multi-valued lookup, so no row is listed twice).
+    search_fields = ("route", "client_ip", "user__username", "=request_id", "=events__request_id")
+    search_help_text = _("Route, client IP, username or request id.")
     date_hierarchy = "updated_at"
     list_select_related = ("user",)
     ordering = ("-updated_at",)
@@ -154,9 +237,31 @@ class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Checkpoint) -> StrOrPromise:
-        if obj.status == "passed" and not obj.is_passed():
-            return _("passed (expired)")
-        return obj.get_status_display()
+        label = (
+            _("passed (expired)")
+            if obj.status == "passed" and not obj.is_passed()
+            else obj.get_status_display()
+        )
+        return _two_lines(label, obj.failure_class) if obj.failure_class else label
+
+    @admin.display(description=_("route"), ordering="route")
+    def route_and_scope(self, obj: Checkpoint) -> str:
+        return _two_lines(_breakable(obj.route or "—"), obj.scope_kind)
+
+    @admin.display(description=_("client"), ordering="client_ip")
+    def client(self, obj: Checkpoint) -> str:
+        address = _breakable(obj.client_ip or "—", ":")
+        return _two_lines(address, obj.user.get_username()) if obj.user is not None else address
+
+    @admin.display(description=_("version"), ordering="version")
+    def version_and_attempts(self, obj: Checkpoint) -> str:
+        tries = ngettext("%d attempt", "%d attempts", obj.attempts) % obj.attempts
+        return _two_lines(f"v{obj.version}", tries)
+
+    @admin.display(description=_("updated"), ordering="updated_at")
+    def updated(self, obj: Checkpoint) -> str:
+        expires = _("expires %(at)s") % {"at": _moment(obj.expires_at)}
+        return _two_lines(_moment(obj.updated_at), expires)
 
     @admin.display(description=_("token digest"))
     def token(self, obj: Checkpoint) -> str:
@@ -202,18 +307,11 @@ class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(CheckpointEvent)
 class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "kind",
-        "decision",
-        "failure_class",
-        "checkpoint_route",
-        "version",
-        "detail",
-        "request_id",
-    )
+    # Compact like the checkpoint list: it fits beside the navigation and filter columns.
+    list_display = ("at", "event", "checkpoint_route", "code", "short_request_id")
     list_filter = ("kind", "decision", "failure_class", "created_at")
     search_fields = ("request_id", "checkpoint__route", "detail")
+    search_help_text = _("Request id, route or detail.")
     list_select_related = ("checkpoint",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
@@ -228,13 +326,32 @@ class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
         "status_code",
         "latency_ms",
         "risk_score",
+        "platform",
         "request_id",
     )
     show_full_result_count = False
 
+    @admin.display(description=_("at"), ordering="created_at")
+    def at(self, obj: CheckpointEvent) -> str:
+        return _at(obj)
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def event(self, obj: CheckpointEvent) -> str:
+        outcome = _outcome(obj)
+        kind = obj.get_kind_display()
+        return _two_lines(kind, outcome) if outcome != "—" else kind
+
     @admin.display(description=_("route"), ordering="checkpoint__route")
     def checkpoint_route(self, obj: CheckpointEvent) -> str:
-        return obj.checkpoint.route
+        return _two_lines(_breakable(obj.checkpoint.route or "—"), f"v{obj.version}")
+
+    @admin.display(description=_("detail"), ordering="detail")
+    def code(self, obj: CheckpointEvent) -> str:
+        return _breakable(obj.detail or "—", "_")
+
+    @admin.display(description=_("request id"), ordering="request_id")
+    def short_request_id(self, obj: CheckpointEvent) -> str:
+        return _short_id(obj.request_id)
 
     def has_change_permission(self, request, obj=None):
         return False

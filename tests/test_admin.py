@@ -233,3 +233,95 @@ def test_staff_with_view_permission_only_can_look_but_not_act(viewer_client):
     viewer_client.post(LIST, {"action": "reset_selected", "_selected_action": [checkpoint.pk]})
     checkpoint.refresh_from_db()
     assert checkpoint.version == 1
+
+
+# ----------------------------------------------------------------- read-only pages, search
+
+
+@pytest.mark.parametrize("client_fixture", ["admin_client", "viewer_client"])
+def test_the_detail_page_is_view_checkpoint_for_everyone(request, client_fixture):
+    client = request.getfixturevalue(client_fixture)
+    checkpoint = CheckpointFactory()
+    html = client.get(f"{LIST}{checkpoint.pk}/change/").content.decode()
+    assert "<h1>View checkpoint</h1>" in html
+    assert "Change checkpoint" not in html
+    assert "| View checkpoint |" in html.split("</title>")[0]
+
+
+def test_superusers_keep_the_actions_while_the_detail_page_is_read_only(admin_client):
+    checkpoint = CheckpointFactory()
+    assert "reset_selected" in admin_client.get(LIST).content.decode()
+    html = admin_client.get(f"{LIST}{checkpoint.pk}/change/").content.decode()
+    assert '<div class="readonly">passed</div>' in html
+    assert 'name="status"' not in html and 'name="_save"' not in html
+
+
+def test_the_event_timeline_is_compact(admin_client):
+    checkpoint = CheckpointFactory()
+    CheckpointEventFactory(
+        checkpoint=checkpoint,
+        kind="validate_response",
+        decision="",
+        detail="ok",
+        status_code=200,
+        latency_ms=35,
+        risk_score=12,
+        request_id="f" * 32,
+    )
+    CheckpointEventFactory(
+        checkpoint=checkpoint,
+        decision="deny",
+        failure_class="validation",
+        detail="token_action_mismatch",
+        request_id="f" * 32,
+    )
+    html = admin_client.get(f"{LIST}{checkpoint.pk}/change/").content.decode()
+    timeline = html[html.index('id="events-group"') :]
+    assert "captchala-timeline" in timeline
+    assert "200 · 35 ms · risk 12" in timeline
+    assert "deny · validation" in timeline
+    assert "token_<wbr>action_<wbr>mismatch" in timeline
+    assert f'<span title="{"f" * 32}">ffffffff…</span>' in timeline
+    assert "captchala_django/dashboard.css" in html
+
+
+def result_rows(html):
+    if '<table id="result_list"' not in html:
+        return 0
+    body = html[html.index('<table id="result_list"') :]
+    return body[: body.index("</table>")].count("<tr") - 1  # minus the header row
+
+
+def test_a_request_id_finds_its_checkpoint_once_through_its_events(admin_client):
+    wanted = CheckpointFactory(route="wanted-route", request_id="latest-request")
+    for kind in ("token_received", "validate_sent", "validate_response", "decision"):
+        CheckpointEventFactory(checkpoint=wanted, kind=kind, request_id="older-request-42")
+    other = CheckpointFactory(route="other-route")
+    CheckpointEventFactory(checkpoint=other, request_id="another-request")
+    for query in ("older-request-42", "latest-request"):
+        html = admin_client.get(LIST, {"q": query}).content.decode()
+        assert "wanted-route" in html and "other-route" not in html
+        assert result_rows(html) == 1
+    assert result_rows(admin_client.get(LIST, {"q": "older-request"}).content.decode()) == 0
+
+
+def test_a_request_id_finds_its_events(admin_client):
+    checkpoint = CheckpointFactory()
+    CheckpointEventFactory(checkpoint=checkpoint, kind="decision", request_id="find-me-123")
+    CheckpointEventFactory(checkpoint=checkpoint, kind="reset", request_id="not-this-one")
+    html = admin_client.get(EVENTS, {"q": "find-me-123"}).content.decode()
+    assert result_rows(html) == 1 and "find-me-123" in html and "not-this-one" not in html
+
+
+def test_the_list_has_compact_columns(admin_client):
+    user = get_user_model().objects.create_user("listed-user")
+    CheckpointFactory(
+        route="api/v1/transfer", user=user, failed=True, client_ip="2001:db8::1", attempts=3
+    )
+    html = admin_client.get(LIST).content.decode()
+    for header in ("column-status_badge", "column-route_and_scope", "column-client"):
+        assert header in html
+    assert "failed<br>" in html and ">validation</span>" in html
+    assert "api/<wbr>v1/<wbr>transfer" in html
+    assert "2001:<wbr>db8:<wbr>:<wbr>1" in html and ">listed-user</span>" in html
+    assert ">3 attempts</span>" in html and "expires " in html

@@ -2,22 +2,35 @@
 
 import json
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from captchala_django.report import report
+from captchala_django.report import BREAKDOWNS, report
 
 from ._durations import duration
 
+#: The columns ``--by`` prints after its key.
+COLUMNS = {"platform": ("count", "valid", "refused")}
+DECISION_COLUMNS = ("count", "allow", "deny", "degrade", "failures")
+
 
 class Command(BaseCommand):
-    help = "Count decisions by status, failure class, route and degraded over a window."
+    help = (
+        "Count decisions by status, failure class, route and degraded over a window, "
+        "break them down --by route, class, ip or platform, and end with a verdict."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--since", type=duration, default="1d", help="window, e.g. 24h, 7d")
+        parser.add_argument("--by", choices=BREAKDOWNS, help="also count the window by this")
+        parser.add_argument(
+            "--limit", type=int, default=20, help="rows of --by (busiest first; 0: all)"
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
-    def handle(self, *args, since, **options):
-        data = report(since)
+    def handle(self, *args, since, by, limit, **options):
+        if limit < 0:
+            raise CommandError("--limit must be 0 or more")
+        data = report(since, by=by, limit=limit or None)
         if options["json"]:
             self.stdout.write(json.dumps(data, indent=2, default=str))
             return
@@ -34,3 +47,17 @@ class Command(BaseCommand):
             for row in data[key]:
                 label = " / ".join(str(row[c]) or "-" for c in columns)
                 self.stdout.write(f"  {label:<40} {row['count']:>8}")
+        if by:
+            self._breakdown(by, data["breakdown"])
+        self.stdout.write(f"\nverdict: {data['verdict']['verdict']}: {data['verdict']['evidence']}")
+
+    def _breakdown(self, by, rows):
+        columns = COLUMNS.get(by, DECISION_COLUMNS)
+        self.stdout.write(f"\nbreakdown by {by}:")
+        self.stdout.write(f"  {by:<40}" + "".join(f" {c:>8}" for c in columns))
+        for row in rows:
+            key = row[by]
+            label = "(no session or unknown)" if by == "ip" and key is None else str(key or "-")
+            self.stdout.write(f"  {label:<40}" + "".join(f" {row[c]:>8}" for c in columns))
+        if by == "platform":
+            self.stdout.write("  (provider replies: only a valid reply names its platform)")
