@@ -23,7 +23,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q
 PORT ?= 8000
 
-.PHONY: test test-fast lint pythons nox demo bench clean chromium
+.PHONY: test test-fast lint pythons nox demo bench soak soak-tools clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ chromium:
 ## the PostgreSQL cells (3.11 / 5.2; 3.13 / 6.1) on one throwaway server, without the
 ## browser test. Every cell runs even when an earlier one failed; any failure fails.
 ## Venvs in .nox/ are reused, and reinstalled only when their dependencies change.
-test: pythons chromium lint $(VENV)/.installed
+test: pythons chromium soak-tools lint $(VENV)/.installed
 	@echo "== Translations: scripts/check-translations"
 	scripts/check-translations $(VENV)/bin/python
 	@echo "== Types: scripts/typecheck (mypy with django-stubs, pinned in requirements-typing.txt)"
@@ -81,6 +81,17 @@ demo: $(VENV)/.installed
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py migrate --noinput
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py demo_setup
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
+
+## PgBouncer and Redis for the soak (as root, installed with apt-get when missing).
+soak-tools:
+	@{ command -v pgbouncer && command -v redis-server; } >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer redis-server >/dev/null; } \
+	  || { echo "pgbouncer and redis-server are not installed (apt-get install pgbouncer redis-server): the soak needs them" >&2; exit 1; }
+
+## The production-shaped soak (bench/README.md, "Soak"): make soak DURATION=180
+DURATION ?= 180
+soak: soak-tools $(VENV)/.installed
+	scripts/with-postgres $(VENV)/bin/python -m bench.soak --duration $(DURATION)
 
 ## Benchmarks (figures are ratios from one run; see bench/README.md).
 bench: $(VENV)/.installed

@@ -39,6 +39,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees what the views and their templates raise.
+    "demo.middleware.DatabaseUnavailableMiddleware",
 ]
 try:
     import rest_framework  # noqa: F401 - the optional "drf" extra

@@ -1,0 +1,1 @@
+"""The production-shaped soak: ``python -m bench.soak`` (see ``__main__``)."""
