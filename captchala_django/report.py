@@ -159,6 +159,11 @@ def report(since: timedelta, *, by: str | None = None, limit: int | None = 20) -
             for r in counts("checkpoint__route", "decision")
         ],
         "degraded": rows.filter(decision="degrade").count(),
+        # Checks solved from another address than the request's (recorded, not denied
+        # unless CAPTCHALA_DENY_IP_MISMATCH).
+        "ip_mismatches": CheckpointEvent.objects.using(db)
+        .filter(kind=EventKind.IP_MISMATCH, created_at__gte=cutoff)
+        .count(),
         "checkpoints_by_status": [dict(row) for row in statuses],
     }
     if by is not None:

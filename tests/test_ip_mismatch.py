@@ -41,3 +41,21 @@ def test_the_platform_the_provider_reports_is_stored(captchala_sandbox):
     token = captchala_sandbox.mint_pass_token("login")
     assert verify_and_record(make_request(), token, scope("web"), "login").allowed
     assert CheckpointEvent.objects.get(kind=EventKind.VALIDATE_RESPONSE).platform == "web"
+
+
+def test_the_report_counts_ip_mismatches(captchala_sandbox):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for subject in ("a", "b"):
+        token = captchala_sandbox.mint_pass_token("login", user_ip="198.51.100.9")
+        verify_and_record(make_request(), token, scope(subject), "login")
+    verify_and_record(make_request(), captchala_sandbox.mint_pass_token("login"), scope("c"))
+    out = StringIO()
+    call_command("captchala_report", "--json", stdout=out)
+    assert json.loads(out.getvalue())["ip_mismatches"] == 2
+    text = StringIO()
+    call_command("captchala_report", stdout=text)
+    assert "IP mismatches: 2" in text.getvalue()

@@ -35,7 +35,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, default=str))
             return
         self.stdout.write(
-            f"decisions since {data['since']}: {data['decisions']} (degraded: {data['degraded']})"
+            f"decisions since {data['since']}: {data['decisions']} (degraded: {data['degraded']}, "
+            f"IP mismatches: {data['ip_mismatches']})"
         )
         for title, key, columns in (
             ("by decision", "by_decision", ("decision",)),
