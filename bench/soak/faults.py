@@ -168,8 +168,11 @@ class FaultSchedule(threading.Thread):
 
     def _pgbouncer_restart(self, step: Step) -> None:
         start = time.time()
-        self.services.restart_pgbouncer(down=step.length)
-        self.record(Window(step.name, start, time.time(), f"down {step.length:.1f} s"))
+        try:
+            self.services.restart_pgbouncer(down=step.length)
+        finally:
+            # The window is the outage, whether or not the restart went well.
+            self.record(Window(step.name, start, time.time(), f"down {step.length:.1f} s"))
 
     def _pg_terminate(self, step: Step) -> None:
         start = time.time()

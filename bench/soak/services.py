@@ -91,7 +91,8 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, wait: float = 10.0) -> None:
 def _read_pidfile(path: Path, timeout: float = 10.0) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
+        # IndexError: the file exists but its pid is not written yet.
+        with contextlib.suppress(OSError, ValueError, IndexError):
             return int(path.read_text().split()[0])
         time.sleep(0.05)
     raise RuntimeError(f"no pid in {path} after {timeout:.0f} s")
