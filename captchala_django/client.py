@@ -377,7 +377,7 @@ class CaptchaLaClient:
             "raw": body,
             "latency_ms": latency_ms,
             "action": _as_str(data.get("action")),
-            "risk_score": _as_int(data.get("risk_score", captcha_args.get("risk_score")), None),
+            "risk_score": _score(data.get("risk_score", captcha_args.get("risk_score"))),
             "challenge_id": _as_str(data.get("challenge_id")),
             "captcha_args": captcha_args,
         }
@@ -420,6 +420,13 @@ def _as_int(value: Any, default: int | None) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return default
+
+
+def _score(value: Any) -> int | None:
+    """The risk score, kept within its documented 0-100: a reply outside it is read as the
+    nearest bound (so a threshold still applies), never stored as a value the column refuses."""
+    score = _as_int(value, None)
+    return None if score is None else min(max(score, 0), 100)
 
 
 def _as_str(value: Any) -> str | None:

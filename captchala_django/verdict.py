@@ -7,6 +7,7 @@ with its line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -126,18 +127,7 @@ def gather(
         .annotate(total=Count("id"), attack=Count("id", filter=attack))
         .order_by("-attack", "checkpoint__route")[:5]
     )
-    address = Case(
-        When(kind=EventKind.DECISION, checkpoint__scope_key__in=shared_keys, then=Value(None)),
-        When(kind=EventKind.DECISION, then=Cast("checkpoint__client_ip", CharField())),
-        default=F("detail"),  # ip_mismatch: "provider saw <address>"
-        output_field=CharField(),
-    )
-    mismatches = (
-        CheckpointEvent.objects.using(db)
-        .filter(created_at__gte=start)
-        .filter(Q(kind=EventKind.IP_MISMATCH) | Q(kind=EventKind.DECISION, detail=ACTION_MISMATCH))
-        .aggregate(n=Count("id"), addresses=Count(address, distinct=True))
-    )
+    mismatches = _mismatch_counts(db, start, shared_keys)
     before = decisions(db, start - timedelta(days=BASELINE_DAYS), start).aggregate(
         n=Count("id"), failed=Count("id", filter=~Q(failure_class=""))
     )
@@ -153,6 +143,23 @@ def gather(
         baseline_decisions=before["n"],
         baseline_failures=before["failed"],
     )
+
+
+def _mismatch_counts(db: str, start: datetime, shared_keys: list[str]) -> dict[str, int]:
+    """Action and IP mismatches since ``start``, and from how many addresses (one query)."""
+    address = Case(
+        When(kind=EventKind.DECISION, checkpoint__scope_key__in=shared_keys, then=Value(None)),
+        When(kind=EventKind.DECISION, then=Cast("checkpoint__client_ip", CharField())),
+        default=F("detail"),  # ip_mismatch: "provider saw <address>"
+        output_field=CharField(),
+    )
+    counts: dict[str, int] = (
+        CheckpointEvent.objects.using(db)
+        .filter(created_at__gte=start)
+        .filter(Q(kind=EventKind.IP_MISMATCH) | Q(kind=EventKind.DECISION, detail=ACTION_MISMATCH))
+        .aggregate(n=Count("id"), addresses=Count(address, distinct=True))
+    )
+    return counts
 
 
 def judge(e: Evidence) -> Verdict:
@@ -178,55 +185,81 @@ def judge(e: Evidence) -> Verdict:
     checkpoint per route, so their failures have no address here (they still
     count for rules 2, 3, 5 and 6).
     """
-    if e.mismatch_addresses >= MISMATCH_ADDRESSES:
-        return Verdict(
-            "integration",
-            _("%(n)d action or IP mismatches came from %(addresses)d different addresses.")
-            % {"n": e.mismatches, "addresses": e.mismatch_addresses},
+    for rule in _RULES:
+        verdict = rule(e)
+        if verdict is not None:
+            return verdict
+    return Verdict(
+        "none",
+        _(
+            "%(n)d failures, none concentrated on a few addresses or routes, and no surge "
+            "over the previous days."
         )
-    if e.failures < MIN_FAILURES:
-        return Verdict(
-            "none",
-            ngettext(
-                "%(n)d failure in the window (fewer than %(min)d).",
-                "%(n)d failures in the window (fewer than %(min)d).",
-                e.failures,
-            )
-            % {"n": e.failures, "min": MIN_FAILURES},
+        % {"n": e.failures},
+    )
+
+
+def _mismatches(e: Evidence) -> Verdict | None:
+    if e.mismatch_addresses < MISMATCH_ADDRESSES:
+        return None
+    return Verdict(
+        "integration",
+        _("%(n)d action or IP mismatches came from %(addresses)d different addresses.")
+        % {"n": e.mismatches, "addresses": e.mismatch_addresses},
+    )
+
+
+def _too_few(e: Evidence) -> Verdict | None:
+    if e.failures >= MIN_FAILURES:
+        return None
+    return Verdict(
+        "none",
+        ngettext(
+            "%(n)d failure in the window (fewer than %(min)d).",
+            "%(n)d failures in the window (fewer than %(min)d).",
+            e.failures,
         )
+        % {"n": e.failures, "min": MIN_FAILURES},
+    )
+
+
+def _integration(e: Evidence) -> Verdict | None:
     ours = sum(e.by_class.get(name, 0) for name in INTEGRATION_CLASSES)
-    if ours >= INTEGRATION_SHARE * e.failures:
-        named = ", ".join(
-            f"{name} {e.by_class[name]}" for name in INTEGRATION_CLASSES if e.by_class.get(name)
+    if ours < INTEGRATION_SHARE * e.failures:
+        return None
+    named = ", ".join(
+        f"{name} {e.by_class[name]}" for name in INTEGRATION_CLASSES if e.by_class.get(name)
+    )
+    return Verdict(
+        "integration",
+        _(
+            "%(n)d of %(total)d failures (%(share)d%%) are configuration, provider or "
+            "database errors (%(classes)s)."
         )
-        return Verdict(
-            "integration",
-            _(
-                "%(n)d of %(total)d failures (%(share)d%%) are configuration, provider or "
-                "database errors (%(classes)s)."
-            )
-            % {
-                "n": ours,
-                "total": e.failures,
-                "share": _percent(ours, e.failures),
-                "classes": named,
-            },
-        )
+        % {"n": ours, "total": e.failures, "share": _percent(ours, e.failures), "classes": named},
+    )
+
+
+def _concentrated(e: Evidence) -> Verdict | None:
     top = sum(n for _address, n in e.top_addresses)
-    if e.attack_failures >= MIN_FAILURES and top >= CONCENTRATION * e.attack_failures:
-        return Verdict(
-            "attack",
-            _(
-                "%(share)d%% of %(total)d validation and replay failures came from %(count)d "
-                "addresses (%(addresses)s)."
-            )
-            % {
-                "share": _percent(top, e.attack_failures),
-                "total": e.attack_failures,
-                "count": len(e.top_addresses),
-                "addresses": ", ".join(address for address, _n in e.top_addresses),
-            },
+    if e.attack_failures < MIN_FAILURES or top < CONCENTRATION * e.attack_failures:
+        return None
+    return Verdict(
+        "attack",
+        _(
+            "%(share)d%% of %(total)d validation and replay failures came from %(count)d "
+            "addresses (%(addresses)s)."
         )
+        % {
+            "share": _percent(top, e.attack_failures),
+            "total": e.attack_failures,
+            "count": len(e.top_addresses),
+            "addresses": ", ".join(address for address, _n in e.top_addresses),
+        },
+    )
+
+
+def _route(e: Evidence) -> Verdict | None:
     for route, attack, total in e.routes:
         if attack >= MIN_FAILURES and attack >= ROUTE_SHARE * total:
             return Verdict(
@@ -242,22 +275,30 @@ def judge(e: Evidence) -> Verdict:
                     "share": _percent(attack, total),
                 },
             )
+    return None
+
+
+def _surge(e: Evidence) -> Verdict | None:
     days = max(e.window.total_seconds(), 1.0) / 86400
     rate, usual = e.failures / days, e.baseline_failures / BASELINE_DAYS
-    if e.baseline_decisions and rate >= SURGE * usual:
-        return Verdict(
-            "attack",
-            _("%(rate)s failures a day against %(usual)s a day over the previous %(days)d days.")
-            % {"rate": _figure(rate), "usual": _figure(usual), "days": BASELINE_DAYS},
-        )
+    if not e.baseline_decisions or rate < SURGE * usual:
+        return None
     return Verdict(
-        "none",
-        _(
-            "%(n)d failures, none concentrated on a few addresses or routes, and no surge "
-            "over the previous days."
-        )
-        % {"n": e.failures},
+        "attack",
+        _("%(rate)s failures a day against %(usual)s a day over the previous %(days)d days.")
+        % {"rate": _figure(rate), "usual": _figure(usual), "days": BASELINE_DAYS},
     )
+
+
+#: The rules of :func:`judge`, in order.
+_RULES: tuple[Callable[[Evidence], Verdict | None], ...] = (
+    _mismatches,
+    _too_few,
+    _integration,
+    _concentrated,
+    _route,
+    _surge,
+)
 
 
 def _percent(part: float, whole: float) -> int:

@@ -249,3 +249,13 @@ def test_a_check_reads_the_checkpoint_once(captchala_sandbox):
         assert client.post("/transfer/", {"captchala_token": token}).status_code == 200
     lookups = checkpoint_lookups(queries)
     assert len(lookups) == 1, lookups
+
+
+@pytest.mark.parametrize("language", ["fr", "de"])
+def test_the_challenge_page_names_the_language_it_is_written_in(language):
+    from django.utils import translation
+
+    with translation.override(language):
+        response = Client().post("/transfer/", {"amount": "1"}, **HTML)
+    assert response.status_code == 403
+    assert f'<html lang="{language}">' in response.content.decode()

@@ -124,3 +124,14 @@ def test_drf_field_and_permission_max_risk(captchala_sandbox, monkeypatch):
     assert response.status_code == 403
     token = captchala_sandbox.mint_pass_token("transfer", risk_score=15)
     assert APIClient().post("/api/transfer/", {"captchala_token": token}).status_code == 200
+
+
+@pytest.mark.parametrize(("sent", "stored"), [(250, 100), (-7, 0), (40_000, 100)])
+def test_a_score_outside_0_100_is_read_as_its_bound(captchala_sandbox, settings, sent, stored):
+    """A reply out of range must neither slip under the threshold nor break the write."""
+    settings.CAPTCHALA_MAX_RISK = 90
+    token = captchala_sandbox.mint_pass_token(risk_score=sent)
+    outcome = verify_and_record(make_request(), token, scope(f"odd{sent}"))
+    assert outcome.persisted
+    assert outcome.allowed is (stored <= 90)
+    assert CheckpointEvent.objects.get(kind=EventKind.VALIDATE_RESPONSE).risk_score == stored
