@@ -351,6 +351,35 @@ class Client:
 
     # ------------------------------------------------------------------ real users
 
+    def double_submit(
+        self,
+        session: requests.Session,
+        url: str,
+        scenario: str,
+        token: str,
+        body: dict[str, Any],
+        common: dict[str, Any],
+    ) -> bool:
+        """Two POSTs of one token at once (a double click); a used token is shared with the
+        replaying bots. Whether either was allowed."""
+        results = self.parallel(
+            2,
+            lambda i: self.http.request(
+                session,
+                "POST",
+                url,
+                scenario=scenario,
+                kind="double",
+                token=token,
+                **common,
+                **body,
+            ),
+        )
+        allowed = any(r.allowed for r in results)
+        if allowed:
+            self.share(token)
+        return allowed
+
     def submit(
         self,
         session: requests.Session,
@@ -531,22 +560,12 @@ class Client:
             )
             token = self.http.mint(scenario, user)
             # A double click on the first submit: both POSTs without a session yet.
-            results = self.parallel(
-                2,
-                lambda i: self.http.request(
-                    session,
-                    "POST",
-                    base,
-                    scenario=scenario,
-                    kind="double",
-                    token=token,
-                    **common,
-                    **self._form(session, token),
-                ),
-            )
-            if any(r.allowed for r in results):
-                self.share(token)
-            elif self.running():
+            if (
+                not self.double_submit(
+                    session, base, scenario, token, self._form(session, token), common
+                )
+                and self.running()
+            ):
                 self.pause()
                 self.submit(
                     session,
@@ -586,21 +605,9 @@ class Client:
         )
         token = self.http.mint(scenario, user)
         if scenario == "cross-double":
-            results = self.parallel(
-                2,
-                lambda i: self.http.request(
-                    session,
-                    "POST",
-                    url,
-                    scenario=scenario,
-                    kind="double",
-                    token=token,
-                    **common,
-                    **self._json_form(session, token),
-                ),
+            self.double_submit(
+                session, url, scenario, token, self._json_form(session, token), common
             )
-            if any(r.allowed for r in results):
-                self.share(token)
         elif scenario == "cross-burst":
             self.burst(
                 session,
@@ -643,21 +650,7 @@ class Client:
             return {"json": {"amount": random.randint(1, 500)}, "headers": headers}
 
         if scenario == "api-double":
-            results = self.parallel(
-                2,
-                lambda i: self.http.request(
-                    session,
-                    "POST",
-                    url,
-                    scenario=scenario,
-                    kind="double",
-                    token=token,
-                    **common,
-                    **send(token),
-                ),
-            )
-            if any(r.allowed for r in results):
-                self.share(token)
+            self.double_submit(session, url, scenario, token, send(token), common)
         else:
             self.submit(session, url, scenario=scenario, token=token, send=send, **common)
         self.ride(session, url, random.randint(2, 5), scenario=scenario, send=send(None), **common)
