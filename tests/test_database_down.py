@@ -10,7 +10,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import OperationalError
 from django.test import Client
 
-from captchala_django.models import PassToken
+from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
 from tests.helpers import FORGED
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("captchala_sandbox")]
@@ -83,3 +83,33 @@ def test_staff_skip_is_off_while_the_user_cannot_be_read(captchala_sandbox, monk
     monkeypatch.setattr(SessionStore, "load", down)
     response = client.post("/transfer/", {}, **HTML)
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("policy", ["allow", "deny"])
+def test_a_replay_after_a_sessionless_persistence_failure_is_refused(
+    captchala_sandbox, monkeypatch, settings, policy
+):
+    """The first submit had no session and its pass could not be stored (the session
+    store was down): the ledger keeps the valid verdict under the anonymous scope, which
+    every client without a session shares. A bot replaying the token, once the database
+    is back, without cookies and from another address, must not have it written for
+    itself: nothing ties it to the client that solved the check. Under the ``deny``
+    policy the first answer was a 503; the unwritten pass is no more the bot's."""
+    settings.CAPTCHALA_ON_PERSISTENCE_ERROR = policy
+    token = captchala_sandbox.mint_pass_token("transfer")
+    with monkeypatch.context() as patched:
+        patched.setattr(SessionStore, "create", down)
+        first = Client(REMOTE_ADDR="198.51.100.20").post(
+            "/transfer/", {"captchala_token": token, "amount": "5"}
+        )
+    assert first.status_code == (200 if policy == "allow" else 503)
+    assert PassToken.objects.get().failure_class == "persistence"
+
+    bot = Client(REMOTE_ADDR="203.0.113.66")
+    replay = bot.post("/transfer/", {"captchala_token": token, "amount": "5"}, **HTML)
+    assert replay.status_code == 403
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert "sessionid" not in bot.cookies
+    assert captchala_sandbox.calls_for(token) == 1  # refused by the ledger, not the provider
+    refused = CheckpointEvent.objects.filter(failure_class="replay")
+    assert refused.exists()

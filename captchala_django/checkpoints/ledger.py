@@ -268,6 +268,11 @@ def answer(att: Attempt, row: dict[str, Any]) -> Answer:
     in_window = age <= retry_window()
     stored = row["failure_class"] or None
     if in_window and stored == FailureClass.PERSISTENCE:
+        # A client without a session shares its anonymous scope with every other such
+        # client: nothing ties a resubmission to the one that solved the check, so the
+        # unwritten pass is never written for it (a replayed token stays a replay).
+        if att.scope.anonymous:
+            return Answer("replay", code="token_reused")
         if att.reuse or not row["allowed"]:
             return Answer("write")
     elif in_window and not row["allowed"]:
