@@ -48,8 +48,9 @@ class Scope:
 
     @property
     def anonymous(self) -> bool:
-        """A session scope of a client that has no session yet: it can never hold a pass."""
-        return self.kind == "session" and not self.subject
+        """A scope without a subject (a client without a session yet, and no other way to
+        tell it apart): every such client shares its key, so it can never hold a pass."""
+        return not self.subject
 
     @cached_property
     def key(self) -> str:
@@ -117,7 +118,15 @@ def user_scope(request: HttpRequest, route: str) -> Scope:
 
 
 def ip_scope(request: HttpRequest, route: str) -> Scope:
-    return Scope("ip", get_client_ip(request) or "unknown", route)
+    address = get_client_ip(request)
+    if address:
+        return Scope("ip", address, route)
+    # No address (say, a server on a unix socket with no trusted proxy set up): the
+    # client is told apart by its session, or not at all. A constant subject would
+    # make one client's pass every such client's.
+    if getattr(request, "session", None) is not None:
+        return session_scope(request, route)
+    return Scope("ip", "", route)
 
 
 BUILTIN = {"session": session_scope, "user": user_scope, "ip": ip_scope}
@@ -140,6 +149,10 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
     value = resolver(request)
     if isinstance(value, Scope):
         return value
+    if value is None or value == "":
+        # Nothing to tell this client apart by (``lambda r: r.user.pk`` for a visitor):
+        # its session, as for the ``user`` scope, never one key shared by all of them.
+        return session_scope(request, route)
     return Scope("custom", str(value), route)
 
 
@@ -150,7 +163,9 @@ def with_subject(request: HttpRequest, scope: Scope) -> Scope:
     """
     if not scope.anonymous:
         return scope
-    session = request.session  # an anonymous scope implies a session store
+    session = getattr(request, "session", None)
+    if session is None:  # no session store: nothing can keep this client's pass
+        return scope
     if not session.session_key:
         session.save()
     key = session.session_key

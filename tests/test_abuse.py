@@ -6,6 +6,7 @@ test asserts what must be refused, what must be remembered and what is stored.
 
 import logging
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -14,12 +15,14 @@ from django.contrib.sessions.models import Session
 from django.core import mail
 from django.db import OperationalError, connection
 from django.test import Client
+from django.utils import timezone
 
 from captchala_django import checkpoints
 from captchala_django.checkpoints import token_digest, verify_and_record
 from captchala_django.client import CaptchaLaClient
 from captchala_django.exceptions import ProviderResponseError
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from captchala_django.scopes import Scope
 from tests.helpers import FORGED, VALID, JsonServer, make_request, run_threads, scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
@@ -170,7 +173,10 @@ def test_the_default_retry_window_is_the_provider_timeout_plus_five_seconds(sett
 # ----------------------------------------------------------------- 3. fail-open is never remembered
 
 
-def test_a_token_let_through_by_an_outage_is_asked_about_again(captchala_sandbox, settings):
+def test_a_token_let_through_by_an_outage_has_bought_its_submission(captchala_sandbox, settings):
+    """Under ``CAPTCHALA_ON_PROVIDER_ERROR = "allow"`` an outage lets a submission through
+    degraded. The token has then bought that submission: once the provider is back it is
+    a replay, answered by the ledger without asking again (a forged token included)."""
     settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
     client = session_client()
     captchala_sandbox.set_fault("error", count=1)  # a one-request outage
@@ -179,10 +185,75 @@ def test_a_token_let_through_by_an_outage_is_asked_about_again(captchala_sandbox
     for _ in range(3):
         after = client.post("/transfer/", {"captchala_token": FORGED}, **JSON)
         assert after.status_code == 403
-    # Asked again once the provider is back; its denial then answers the retries.
-    assert captchala_sandbox.calls_for(FORGED) == 1
+    assert captchala_sandbox.calls_for(FORGED) == 0  # the outage's call was never answered
     assert not Checkpoint.objects.filter(status="passed").exists()
-    assert PassToken.objects.filter(allowed=True).count() == 0
+    claim = PassToken.objects.get()
+    assert (claim.state, claim.allowed, claim.degraded) == ("done", True, True)
+    assert CheckpointEvent.objects.filter(failure_class="replay").count() == 3
+
+
+def test_one_solve_let_through_by_an_outage_buys_one_login_attempt(
+    captchala_sandbox, settings, alice, failed_logins
+):
+    settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
+    client = session_client()
+    token = captchala_sandbox.mint_pass_token("login")
+    captchala_sandbox.set_fault("error", count=1)
+    first = client.post(
+        "/login/", {"username": "alice", "password": "guess-0", "captchala_token": token}
+    )
+    assert first.status_code == 200 and failed_logins == ["alice"]  # let through, degraded
+    second = client.post(
+        "/login/", {"username": "alice", "password": "guess-1", "captchala_token": token}
+    )
+    assert list(second.context["form"].errors) == ["captcha"]
+    assert failed_logins == ["alice"]  # the password was not tried again
+    assert captchala_sandbox.calls_for(token) == 0
+
+
+def test_a_bot_replaying_a_token_let_through_by_an_outage_gets_nothing(captchala_sandbox, settings):
+    """The victim's token let its request through during an outage; a cookieless bot from
+    another address replays it once the provider answers again: the provider never used
+    the token up, so only the ledger can refuse it."""
+    settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
+    token = captchala_sandbox.mint_pass_token()
+    captchala_sandbox.set_fault("error", count=1)
+    victim = Client(REMOTE_ADDR="198.51.100.20")
+    victim.session  # noqa: B018 - a browser that visited the site
+    used = victim.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert used.status_code == 200 and used.json()["degraded"] is True
+
+    bot = Client(REMOTE_ADDR="203.0.113.66")
+    assert bot.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
+    assert bot.post("/transfer/", {}, **JSON).status_code == 403
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert captchala_sandbox.calls_for(token) == 0
+
+
+def test_a_claim_left_by_a_dead_worker_is_never_answered_by_fail_open(captchala_sandbox, settings):
+    """A cookieless victim's worker died while validating its token: the claim stays
+    pending under the anonymous scope, which every cookieless client shares. A bot
+    replaying the token before the claim counts as abandoned waits it out and is told to
+    retry later, never let through: fail-open covers this request's own provider
+    trouble, and the provider is up."""
+    settings.CAPTCHALA_ON_PROVIDER_ERROR = "allow"
+    token = captchala_sandbox.mint_pass_token("transfer")
+    created = timezone.now() - timedelta(seconds=20)  # past timeout + margin, not abandoned
+    PassToken.objects.create(
+        token_digest=token_digest(token),
+        scope_key=Scope("session", "", "transfer").key,
+        state="pending",
+        created_at=created,
+        expires_at=created + timedelta(days=1),
+    )
+    bot = Client(REMOTE_ADDR="203.0.113.66")
+    replay = bot.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert replay.status_code == 503 and replay["Retry-After"]
+    refused = CheckpointEvent.objects.filter(failure_class="timeout", detail="claim_in_flight")
+    assert refused.exists()
+    assert captchala_sandbox.calls_for(token) == 0
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert "sessionid" not in bot.cookies
 
 
 def test_the_allow_policy_never_covers_the_offline_fallback(captchala_sandbox, settings):
@@ -621,3 +692,56 @@ def test_the_issue_budget_holds_across_a_minute_boundary(captchala_sandbox, sett
     clock[0] += 60.0  # a whole minute after the ten calls
     assert refresh() == 200
     assert captchala_sandbox.count("issue") == 11
+
+
+# ------------------------------------------------------------------ scopes without a subject
+
+
+def test_one_pass_for_an_unknown_address_is_not_every_unknown_clients_pass(captchala_sandbox):
+    """Behind a proxy on a unix socket, with no trusted proxy set up, ``REMOTE_ADDR`` is
+    empty for every client: the ``ip`` scope has no subject, so the client is told apart
+    by its session, never by one key shared by all of them."""
+    solver = Client(REMOTE_ADDR="")
+    token = captchala_sandbox.mint_pass_token("transfer")
+    assert solver.post("/mixin/", {"captchala_token": token}, **JSON).status_code == 200
+    assert solver.post("/mixin/", {}, **JSON).status_code == 200  # its session rides it
+
+    bot = Client(REMOTE_ADDR="")  # another client of unknown address, no token
+    assert bot.post("/mixin/", {}, **JSON).status_code == 403
+    assert bot.post("/mixin/", {"captchala_token": token}, **JSON).status_code == 403
+    passed = Checkpoint.objects.get(status="passed")
+    assert passed.scope_kind == "session"
+
+
+@pytest.mark.parametrize("subject", [None, ""], ids=["None", "empty"])
+def test_a_custom_scope_without_a_subject_is_the_clients_session(captchala_sandbox, subject):
+    """``scope=lambda r: r.user.pk`` for a visitor: one client's pass must not be every
+    visitor's (``Scope("custom", "None")`` was one key for all of them)."""
+
+    def resolver(request):
+        return subject
+
+    token = captchala_sandbox.mint_pass_token()
+    solver = make_request(ip="198.51.100.20")
+    assert verify_and_record(solver, token, resolver, route="transfer").allowed
+    assert checkpoints.get_passed(solver, resolver, route="transfer") is not None
+    bot = make_request(ip="203.0.113.66")  # another client, no token
+    assert checkpoints.get_passed(bot, resolver, route="transfer") is None
+    assert Checkpoint.objects.get(status="passed").scope_kind == "session"
+
+
+def test_without_a_session_store_an_unknown_address_keeps_no_pass(captchala_sandbox):
+    """No address and no session store: the check lets this request through and keeps
+    nothing (code ``pass_not_kept``); the token is a replay from then on."""
+    token = captchala_sandbox.mint_pass_token()
+    request = make_request(ip="")
+    del request.session
+    outcome = verify_and_record(request, token, "ip", route="transfer")
+    assert (outcome.allowed, outcome.code, outcome.degraded) == (True, "pass_not_kept", False)
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    other = make_request(ip="")
+    del other.session
+    assert checkpoints.get_passed(other, "ip", route="transfer") is None
+    again = verify_and_record(other, token, "ip", route="transfer")
+    assert (again.allowed, again.failure_class) == (False, "replay")
+    assert captchala_sandbox.calls_for(token) == 1

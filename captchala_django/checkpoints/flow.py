@@ -124,6 +124,9 @@ def _claimed(att: Attempt, claim: ledger.Claim, dialect: str, again: bool = True
         return finish(att, FailureClass.REPLAY, code="token_replayed")
     if row["state"] == "pending":
         row = ledger.await_claim(att, row)
+        if row["scope_key"] != att.scope.key:  # released and claimed by another scope
+            att.owns_claim = False
+            return finish(att, FailureClass.REPLAY, code="token_replayed")
     if row["state"] == "done":
         return _from_ledger(att, ledger.answer(att, row))
     if row["state"] == "released" and again:
@@ -132,7 +135,9 @@ def _claimed(att: Attempt, claim: ledger.Claim, dialect: str, again: bool = True
     if row["state"] == "pending" and ledger.take_over(att, row):
         return None
     att.owns_claim = False
-    return finish(att, FailureClass.TIMEOUT, code="claim_in_flight", lenient=_fail_open(att))
+    # Never fail-open here: the provider is not in trouble for this request, and the
+    # claim may be another client's, left by a worker that died (a replayed token).
+    return finish(att, FailureClass.TIMEOUT, code="claim_in_flight")
 
 
 def _from_ledger(att: Attempt, answer: ledger.Answer) -> Outcome:
@@ -215,8 +220,9 @@ def _too_risky(att: Attempt, result: ValidationResult) -> bool:
 
 
 def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
-    """The provider gave no verdict: the claim is released for a later try."""
-    att.release = True
+    """The provider gave no verdict: the claim is released for a later try, unless the
+    fail-open policy lets this request through: the token has then bought its one
+    submission, and the claim is finished so that a resubmission is a replay."""
     if isinstance(exc, ConfigurationError):
         failure, code, lenient = FailureClass.CONFIGURATION, exc.code or "configuration", False
     elif isinstance(exc, ProviderTimeout):
@@ -227,6 +233,7 @@ def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
             getattr(exc, "code", "") or "provider_error",
             _fail_open(att),
         )
+    att.release = not lenient
     att.event(EventKind.VALIDATE_RESPONSE, detail=code, status_code=getattr(exc, "status", None))
     return finish(att, failure, code=code, provider_called=True, lenient=lenient, error=exc)
 
@@ -273,6 +280,8 @@ def finish(
             # No session can be made, so no pass can be kept: the valid verdict stands
             # under CAPTCHALA_ON_PERSISTENCE_ERROR, as for any write that fails.
             return _decided(att, _persistence_failed(att, outcome, exc), error)
+        if att.scope.anonymous:
+            return _this_submission_only(att, outcome)
     att.event(
         EventKind.DECISION,
         decision=outcome.decision,
@@ -284,6 +293,16 @@ def finish(
     except PersistenceError as exc:
         outcome = _persistence_failed(att, outcome, exc)
     return _decided(att, outcome, error)
+
+
+def _this_submission_only(att: Attempt, outcome: Outcome) -> Outcome:
+    """A pass with no subject to keep it for (a scope without one, and no session store):
+    it lets this request through (recorded as events, code ``pass_not_kept``, no signal:
+    nothing passed) and opens nothing for the clients sharing the scope. The claim is
+    finished, so the token is a replay from now on."""
+    outcome = replace(outcome, code="pass_not_kept")
+    ledger.settle_after_failure(att, outcome)
+    return _note(att, outcome)
 
 
 def _decided(att: Attempt, outcome: Outcome, error: Exception | None) -> Outcome:
