@@ -322,14 +322,15 @@ def checkpoint_required(
     *,
     scope: ScopeArg = None,
     ttl: int | None = None,
-    methods: Iterable[str] = ("POST",),
+    methods: Iterable[str] = guard_core.UNSAFE_METHODS,
     action: str | None = None,
     template: str = "captchala_django/challenge.html",
     max_risk: int | None = None,
 ) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
 
-    ``methods`` are the guarded methods (``GET`` brings ``HEAD`` with it);
+    ``methods`` are the guarded methods (default: POST, PUT, PATCH and DELETE; ``GET``
+    brings ``HEAD`` with it);
     ``max_risk`` denies a valid verdict scored above it (default ``CAPTCHALA_MAX_RISK``).
     The decorated view keeps its type: the same parameters and result, and a
     coroutine function stays one.
@@ -350,7 +351,7 @@ class CheckpointRequiredMixin:
 
     checkpoint_scope: ScopeArg = None
     checkpoint_ttl: int | None = None
-    checkpoint_methods: Iterable[str] = ("POST",)
+    checkpoint_methods: Iterable[str] = guard_core.UNSAFE_METHODS
     checkpoint_action: str | None = None
     checkpoint_template: str = "captchala_django/challenge.html"
     checkpoint_max_risk: int | None = None

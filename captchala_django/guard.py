@@ -28,6 +28,11 @@ CHALLENGE = "challenge"
 UNAVAILABLE = "unavailable"
 
 
+#: What the decorator and the mixin guard by default: the methods that change things, as
+#: Django's CSRF protection and DRF's permission see them.
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
 def guarded_methods(methods: Iterable[str]) -> frozenset[str]:
     """Upper-cased methods; guarding GET guards HEAD too (Django answers HEAD with GET's view)."""
     upper = {m.upper() for m in methods}
@@ -42,7 +47,7 @@ class Options:
 
     scope: ScopeArg = None
     ttl: int | None = None
-    methods: frozenset[str] = frozenset({"POST"})
+    methods: frozenset[str] = frozenset(UNSAFE_METHODS)
     action: str | None = None
     #: Deny a valid verdict whose risk score is above this (default: ``CAPTCHALA_MAX_RISK``).
     max_risk: int | None = None

@@ -745,3 +745,21 @@ def test_without_a_session_store_an_unknown_address_keeps_no_pass(captchala_sand
     again = verify_and_record(other, token, "ip", route="transfer")
     assert (again.allowed, again.failure_class) == (False, "replay")
     assert captchala_sandbox.calls_for(token) == 1
+
+
+# --------------------------------------------------------------------------- methods
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+@pytest.mark.parametrize("url", ["/transfer/", "/async-transfer/"])
+def test_every_unsafe_method_of_a_guarded_view_needs_the_check(captchala_sandbox, url, method):
+    """A view that changes things on PUT, PATCH or DELETE is guarded there too by default,
+    as Django's CSRF protection and the DRF permission see unsafe methods."""
+    client = session_client()
+    send = getattr(client, method)
+    assert send(url, **JSON).status_code == 403
+    assert send(url, HTTP_X_CAPTCHALA_TOKEN=FORGED, **JSON).status_code == 403
+    token = captchala_sandbox.mint_pass_token("transfer")
+    allowed = send(url, HTTP_X_CAPTCHALA_TOKEN=token, **JSON)
+    assert allowed.status_code == 200 and allowed.json()["method"] == method.upper()
+    assert client.get(url, **JSON).status_code == 200  # safe methods stay open
