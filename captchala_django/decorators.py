@@ -75,7 +75,7 @@ class _Options(guard_core.Options):
         cls,
         scope: ScopeArg,
         ttl: int | None,
-        methods: Iterable[str],
+        methods: Iterable[str] | None,
         action: str | None,
         template: str,
         sensitive: tuple[str, ...] | str = (),
@@ -226,7 +226,7 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
     # A POST back from the challenge page of a request that could not be resubmitted
     # (a GET): checked, then sent back to the same URL. Only an unguarded method's POST
     # is read for it before the fast path: a guarded one's body waits for a miss.
-    guarded = request.method in opts.methods
+    guarded = opts.guards(request.method)
     if not guarded and not (request.method == "POST" and RETURN_FIELD in body()):
         return None
     verdict = guard_core.evaluate(request, opts, body)
@@ -297,7 +297,7 @@ def checkpoint_required(
     *,
     scope: ScopeArg = ...,
     ttl: int | None = ...,
-    methods: Iterable[str] = ...,
+    methods: Iterable[str] | None = ...,
     action: str | None = ...,
     template: str = ...,
     max_risk: int | None = ...,
@@ -310,7 +310,7 @@ def checkpoint_required(
     *,
     scope: ScopeArg = ...,
     ttl: int | None = ...,
-    methods: Iterable[str] = ...,
+    methods: Iterable[str] | None = ...,
     action: str | None = ...,
     template: str = ...,
     max_risk: int | None = ...,
@@ -322,15 +322,15 @@ def checkpoint_required(
     *,
     scope: ScopeArg = None,
     ttl: int | None = None,
-    methods: Iterable[str] = guard_core.UNSAFE_METHODS,
+    methods: Iterable[str] | None = None,
     action: str | None = None,
     template: str = "captchala_django/challenge.html",
     max_risk: int | None = None,
 ) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
 
-    ``methods`` are the guarded methods (default: POST, PUT, PATCH and DELETE; ``GET``
-    brings ``HEAD`` with it);
+    ``methods`` are the guarded methods (default: every method but GET, HEAD, OPTIONS
+    and TRACE, as for CSRF; ``GET`` brings ``HEAD`` with it);
     ``max_risk`` denies a valid verdict scored above it (default ``CAPTCHALA_MAX_RISK``).
     The decorated view keeps its type: the same parameters and result, and a
     coroutine function stays one.
@@ -351,7 +351,7 @@ class CheckpointRequiredMixin:
 
     checkpoint_scope: ScopeArg = None
     checkpoint_ttl: int | None = None
-    checkpoint_methods: Iterable[str] = guard_core.UNSAFE_METHODS
+    checkpoint_methods: Iterable[str] | None = None
     checkpoint_action: str | None = None
     checkpoint_template: str = "captchala_django/challenge.html"
     checkpoint_max_risk: int | None = None

@@ -98,6 +98,9 @@ class CaptchaLaTokenField(serializers.CharField):
         if data in (serializers.empty, None, "") and skips_check(self.context.get("request")):
             self._outcome("")  # staff skip: recorded, then nothing to validate
             return ""
+        if data is serializers.empty and self.required:
+            # A partial update (PATCH) would skip a missing field: the check never is.
+            self.fail("required")
         return super().run_validation(data)
 
     def to_internal_value(self, data: Any) -> str:
@@ -112,8 +115,13 @@ class CaptchaLaTokenField(serializers.CharField):
         self.fail("invalid_token")
 
     def _outcome(self, token: str) -> Outcome:
-        """Verify ``token`` once; a second validation of the same token reuses the verdict."""
-        if self._verdict is None or self._verdict[0] != token:
+        """Verify ``token`` once; a second validation of the same token reuses the verdict.
+
+        Not across the items of a list (``many=True``): they share this field, and each
+        item is a submission of its own, so each needs its own token.
+        """
+        in_list = isinstance(getattr(self.parent, "parent", None), serializers.ListSerializer)
+        if in_list or self._verdict is None or self._verdict[0] != token:
             request = self.context.get("request")
             if request is None:
                 raise RuntimeError("CaptchaLaTokenField needs the request in the context")
@@ -147,7 +155,7 @@ class CheckpointRequired(BasePermission):
         if methods is None:
             guarded = request.method not in SAFE_METHODS
         else:
-            guarded = request.method in guard.guarded_methods(methods)
+            guarded = request.method in (guard.guarded_methods(methods) or ())
         if not guarded:
             return True
         options = guard.Options(

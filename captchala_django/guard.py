@@ -28,13 +28,16 @@ CHALLENGE = "challenge"
 UNAVAILABLE = "unavailable"
 
 
-#: What the decorator and the mixin guard by default: the methods that change things, as
-#: Django's CSRF protection and DRF's permission see them.
-UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+#: What is never guarded by default. Every other method, the made-up ones included, is
+#: unsafe, as Django's CSRF protection and DRF's permission see it.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-def guarded_methods(methods: Iterable[str]) -> frozenset[str]:
-    """Upper-cased methods; guarding GET guards HEAD too (Django answers HEAD with GET's view)."""
+def guarded_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
+    """Upper-cased methods; guarding GET guards HEAD too (Django answers HEAD with GET's view).
+    ``None`` (the default) guards every method but the safe ones."""
+    if methods is None:
+        return None
     upper = {m.upper() for m in methods}
     if "GET" in upper:
         upper.add("HEAD")
@@ -47,10 +50,17 @@ class Options:
 
     scope: ScopeArg = None
     ttl: int | None = None
-    methods: frozenset[str] = frozenset(UNSAFE_METHODS)
+    #: The guarded methods; ``None``: every method but GET, HEAD, OPTIONS and TRACE.
+    methods: frozenset[str] | None = None
     action: str | None = None
     #: Deny a valid verdict whose risk score is above this (default: ``CAPTCHALA_MAX_RISK``).
     max_risk: int | None = None
+
+
+    def guards(self, method: str | None) -> bool:
+        if self.methods is None:
+            return (method or "GET").upper() not in SAFE_METHODS
+        return method in self.methods
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
+from django.contrib.sessions.backends import signed_cookies
+from django.core import signing
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -97,7 +99,25 @@ def session_key_of(session: SessionBase) -> str | None:
         session.keys()  # loads the session (once per request)
     except DatabaseError:
         return None
-    return session.session_key
+    key = session.session_key
+    if key and isinstance(session, signed_cookies.SessionStore) and not _signed(session, key):
+        # The cookie store keeps a cookie that fails its signature as the key (it resets
+        # only the data): a made-up cookie would be a session of its own.
+        return None
+    return key
+
+
+def _signed(session: signed_cookies.SessionStore, key: str) -> bool:
+    try:
+        signing.loads(
+            key,
+            serializer=session.serializer,
+            max_age=session.get_session_cookie_age(),
+            salt="django.contrib.sessions.backends.signed_cookies",
+        )
+    except Exception:  # what the store itself treats as no session (BadSignature, ...)
+        return False
+    return True
 
 
 def session_scope(request: HttpRequest, route: str) -> Scope:
@@ -149,8 +169,9 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
     value = resolver(request)
     if isinstance(value, Scope):
         return value
-    if value is None or value == "":
-        # Nothing to tell this client apart by (``lambda r: r.user.pk`` for a visitor):
+    if value is None or value is False or value == "":
+        # Nothing to tell this client apart by (``lambda r: r.user.pk`` for a visitor, or
+        # ``r.user.is_authenticated and r.user.pk``):
         # its session, as for the ``user`` scope, never one key shared by all of them.
         return session_scope(request, route)
     return Scope("custom", str(value), route)

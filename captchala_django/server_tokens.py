@@ -14,6 +14,7 @@ The widget (on render) and the refresh endpoint both issue through
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 
@@ -42,6 +43,22 @@ class BudgetExceeded(Exception):
         self.retry_after = retry_after
 
 
+def address_block(address: str | None) -> str:
+    """The address a budget is counted by: an IPv6 client by its /64, since one host is
+    usually given a whole /64 and could otherwise start a fresh budget per address."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def client_id(request: HttpRequest) -> str:
     """Who spends the budget: the session when there is one, else the client address.
 
@@ -50,7 +67,7 @@ def client_id(request: HttpRequest) -> str:
     """
     session = getattr(request, "session", None)
     key = session_key_of(session) if session is not None else None
-    subject = f"s:{key}" if key else f"ip:{get_client_ip(request) or 'unknown'}"
+    subject = f"s:{key}" if key else f"ip:{address_block(get_client_ip(request))}"
     return salted_hmac("captchala_django.budget", subject, algorithm="sha256").hexdigest()[:32]
 
 

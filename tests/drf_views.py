@@ -32,3 +32,26 @@ class TransferView(APIView):
     def post(self, request):
         outcome = getattr(request, "captchala", None)
         return Response({"ok": True, "verified": outcome is not None})
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    captchala_token = CaptchaLaTokenField(action="comment")
+
+
+class BulkNotesView(APIView):
+    """``many=True``: one token field shared by every item of the list."""
+
+    def post(self, request):
+        serializer = NoteSerializer(data=request.data, many=True, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return Response({"created": len(serializer.validated_data)}, status=201)
+
+
+class EditNoteView(APIView):
+    """A partial update, as ``ModelViewSet.partial_update`` validates one."""
+
+    def patch(self, request):
+        serializer = NoteSerializer(data=request.data, partial=True, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return Response({"updated": serializer.validated_data.get("text")})

@@ -713,10 +713,11 @@ def test_one_pass_for_an_unknown_address_is_not_every_unknown_clients_pass(captc
     assert passed.scope_kind == "session"
 
 
-@pytest.mark.parametrize("subject", [None, ""], ids=["None", "empty"])
+@pytest.mark.parametrize("subject", [None, "", False], ids=["None", "empty", "False"])
 def test_a_custom_scope_without_a_subject_is_the_clients_session(captchala_sandbox, subject):
-    """``scope=lambda r: r.user.pk`` for a visitor: one client's pass must not be every
-    visitor's (``Scope("custom", "None")`` was one key for all of them)."""
+    """``scope=lambda r: r.user.pk`` (or ``r.user.is_authenticated and r.user.pk``) for a
+    visitor: one client's pass must not be every visitor's (``Scope("custom", "None")``
+    was one key for all of them)."""
 
     def resolver(request):
         return subject
@@ -750,16 +751,65 @@ def test_without_a_session_store_an_unknown_address_keeps_no_pass(captchala_sand
 # --------------------------------------------------------------------------- methods
 
 
-@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "PURGE", "FOO"])
 @pytest.mark.parametrize("url", ["/transfer/", "/async-transfer/"])
 def test_every_unsafe_method_of_a_guarded_view_needs_the_check(captchala_sandbox, url, method):
-    """A view that changes things on PUT, PATCH or DELETE is guarded there too by default,
-    as Django's CSRF protection and the DRF permission see unsafe methods."""
+    """A function view that acts on anything but GET is guarded for every such method by
+    default, made-up ones included, as Django's CSRF protection and the DRF permission
+    see unsafe methods."""
     client = session_client()
-    send = getattr(client, method)
-    assert send(url, **JSON).status_code == 403
-    assert send(url, HTTP_X_CAPTCHALA_TOKEN=FORGED, **JSON).status_code == 403
+    assert client.generic(method, url, **JSON).status_code == 403
+    assert client.generic(method, url, HTTP_X_CAPTCHALA_TOKEN=FORGED, **JSON).status_code == 403
     token = captchala_sandbox.mint_pass_token("transfer")
-    allowed = send(url, HTTP_X_CAPTCHALA_TOKEN=token, **JSON)
-    assert allowed.status_code == 200 and allowed.json()["method"] == method.upper()
-    assert client.get(url, **JSON).status_code == 200  # safe methods stay open
+    allowed = client.generic(method, url, HTTP_X_CAPTCHALA_TOKEN=token, **JSON)
+    assert allowed.status_code == 200 and allowed.json()["method"] == method
+    for safe in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        assert Client().generic(safe, url, **JSON).status_code == 200
+
+
+# --------------------------------------------------------------------------- budgets and cookies
+
+
+def test_an_ipv6_client_spends_one_budget_for_its_whole_64(captchala_sandbox, settings):
+    """One host is usually given a /64: a new source address per call is no new budget."""
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 10
+    codes = [
+        Client(REMOTE_ADDR=f"2001:db8:1:2::{i:x}")
+        .post("/captchala/server-token/", {"action": "login"})
+        .status_code
+        for i in range(1, 31)
+    ]
+    assert codes.count(200) == 10 and codes.count(429) == 20
+    assert captchala_sandbox.count("issue") == 10
+    other = Client(REMOTE_ADDR="2001:db8:1:3::1")  # the next /64: another client
+    assert other.post("/captchala/server-token/", {"action": "login"}).status_code == 200
+
+
+@pytest.fixture
+def signed_cookie_sessions(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+
+@pytest.mark.usefixtures("signed_cookie_sessions")
+def test_made_up_signed_cookies_share_their_addresses_budget(captchala_sandbox, settings):
+    """A signed-cookie store keeps a cookie that fails its signature as the session key:
+    each made-up cookie must not be a fresh budget."""
+    settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 10
+    codes = []
+    for i in range(30):
+        bot = Client(REMOTE_ADDR="198.51.100.77")
+        bot.cookies[settings.SESSION_COOKIE_NAME] = f"made-up-cookie-{i:04d}"
+        codes.append(bot.post("/captchala/server-token/", {"action": "login"}).status_code)
+    assert codes.count(200) == 10 and codes.count(429) == 20
+    assert captchala_sandbox.count("issue") == 10
+
+
+@pytest.mark.usefixtures("signed_cookie_sessions")
+def test_made_up_signed_cookies_are_clients_without_a_session(captchala_sandbox, settings):
+    for i in range(5):
+        bot = Client()
+        bot.cookies[settings.SESSION_COOKIE_NAME] = f"made-up-cookie-{i:04d}"
+        token = "pt_" + "x" * 30 + str(i)
+        assert bot.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
+    assert Checkpoint.objects.count() == 1  # the one row of every client without a session
+    assert Checkpoint.objects.get().scope_key == Scope("session", "", "transfer").key

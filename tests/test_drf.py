@@ -169,3 +169,33 @@ def test_permission_reads_the_checkpoint_once(captchala_sandbox):
     assert response.status_code == 200
     lookups = checkpoint_lookups(queries)
     assert len(lookups) == 1, lookups
+
+
+# ----------------------------------------------------------------- one token, one submission
+
+
+def test_each_item_of_a_list_needs_its_own_token(captchala_sandbox):
+    """``many=True`` shares one field among the items: one solve must not create 50."""
+    token = captchala_sandbox.mint_pass_token("comment")
+    items = [{"text": f"spam {i}", "captchala_token": token} for i in range(50)]
+    response = APIClient().post("/api/bulk-notes/", items, format="json")
+    assert response.status_code == 400
+    errors = response.json()  # by item index; the first item's token was good
+    assert sorted(errors, key=int) == [str(i) for i in range(1, 50)]
+    assert all(list(e) == ["captchala_token"] for e in errors.values())
+    assert captchala_sandbox.calls_for(token) == 1
+
+    tokens = [captchala_sandbox.mint_pass_token("comment") for _ in range(3)]
+    items = [{"text": f"note {i}", "captchala_token": t} for i, t in enumerate(tokens)]
+    response = APIClient().post("/api/bulk-notes/", items, format="json")
+    assert response.status_code == 201 and response.json() == {"created": 3}
+
+
+def test_a_partial_update_needs_the_token_too(captchala_sandbox):
+    """``partial=True`` skips a missing field; never the check."""
+    response = APIClient().patch("/api/edit-note/", {"text": "defaced"}, format="json")
+    assert response.status_code == 400 and "captchala_token" in response.json()
+    token = captchala_sandbox.mint_pass_token("comment")
+    body = {"text": "fixed", "captchala_token": token}
+    response = APIClient().patch("/api/edit-note/", body, format="json")
+    assert response.status_code == 200 and response.json() == {"updated": "fixed"}

@@ -72,6 +72,6 @@ def test_soak_30_seconds_holds_every_invariant():
     assert summary, f"no summary line at the end:\n{output[-4000:]}"
     violations = "\n".join(line for line in lines if "VIOLATION" in line)
     assert summary["errors"] == "0", violations or output[-4000:]
-    assert summary["violations"] == "0", violations
+    assert summary["violations"] == "0", f"{violations}\n\nthe run's report:\n{output[-6000:]}"
     assert int(summary["requests"]) > 0
     assert proc.returncode == 0, output[-4000:]

@@ -43,4 +43,6 @@ else:
     urlpatterns += [
         path("api/comments/", drf_views.CommentView.as_view(), name="api-comments"),
         path("api/transfer/", drf_views.TransferView.as_view(), name="api-transfer"),
+        path("api/bulk-notes/", drf_views.BulkNotesView.as_view(), name="api-bulk-notes"),
+        path("api/edit-note/", drf_views.EditNoteView.as_view(), name="api-edit-note"),
     ]

@@ -305,6 +305,7 @@ class Checker:
     def bots(self) -> None:
         through = [
             f"{x['scenario']} {x['path']} token {_short(x['token'])} -> {x['status']}"
+            + (f" (the token's requests: {self.history(x['token'])})" if x["token"] else "")
             for x in self.guarded
             if x["role"] in BOT_ROLES and x["allowed"]
         ]
@@ -453,11 +454,12 @@ class Checker:
                 if self.unsettled_by_outage(token):
                     settled_later += 1
                 else:
-                    left.append(f"{_short(token)} claimed {created:%H:%M:%S}")
+                    history = self.history(token)
+                    left.append(f"{_short(token)} claimed {created:%H:%M:%S}: {history}")
             if settled_later:
                 r.figure(
-                    f"claims left pending by a write that failed while the database was down "
-                    f"(allowed as persistence; taken over if the token comes back): {settled_later}"
+                    f"claims left pending by a check that ran while the database was down "
+                    f"(taken over if the token comes back): {settled_later}"
                 )
             _cap(r, "ledger rows left pending", left)
             passed = q(
@@ -482,16 +484,29 @@ class Checker:
                 [d[:12] for (d,) in allowed_rows if d not in minted],
             )
 
+    def history(self, token: str) -> str:
+        """The requests that carried ``token``: who, where, when, what came back, and the
+        fault windows they overlapped (so that a violation in CI can be read from its line)."""
+        reqs = sorted((x for x in self.guarded if x["token"] == token), key=lambda x: x["t0"])
+        lines = []
+        for x in reqs:
+            start, end = x["t0"] - self.load[0], x["t1"] - self.load[0]
+            faults = ",".join(w.name for w in in_windows(x, self.windows)) or "no fault"
+            lines.append(
+                f"{x['role']} {x['kind']} {x['path']} +{start:.1f}..+{end:.1f} s "
+                f"-> {x['status'] or x['error']} ({faults})"
+            )
+        return "; ".join(lines) or "no request logged"
+
     def unsettled_by_outage(self, token: str) -> bool:
-        """A claim the documented persistence path may leave pending: its check ran while
-        the database was unreachable and was answered (allowed, as ``persistence``), so
-        neither the write nor the claim's own settling could reach the database."""
-        reqs = sorted((x for x in self.guarded if x["token"] == token), key=lambda x: x["t1"])
+        """A claim the documented failure path may leave pending: a check of this token
+        ran while the database was unreachable, so neither its write nor the claim's own
+        settling could reach the database (a valid verdict allowed as ``persistence``, a
+        bad one denied unrecorded). Later requests with the token (a retry, a bot's
+        replay) meet the claim and are refused, so it need not be the last one."""
         db_windows = {"pgbouncer-restart", "pg-terminate"}
-        return (
-            bool(reqs)
-            and bool(reqs[-1]["allowed"])
-            and bool(in_windows(reqs[-1], self.windows, db_windows))
+        return any(
+            in_windows(x, self.windows, db_windows) for x in self.guarded if x["token"] == token
         )
 
     # ------------------------------------------------------------------ policy
