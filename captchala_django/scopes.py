@@ -166,7 +166,8 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
         resolver = import_string(scope)
     else:
         resolver = scope
-    value = resolver(request)
+    # Typed ``str | Scope``, but resolvers in the wild answer None, False or an int too.
+    value: object = resolver(request)
     if isinstance(value, Scope):
         return value
     if value is None or value is False or value == "":
