@@ -329,8 +329,8 @@ def checkpoint_required(
 ) -> Callable[_P, _R] | Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Require a passed checkpoint for the view (``@checkpoint_required`` or called).
 
-    ``methods`` are the guarded methods (default: every method but GET, HEAD, OPTIONS
-    and TRACE, as for CSRF; ``GET`` brings ``HEAD`` with it);
+    ``methods`` are the guarded methods (default: every method but GET, HEAD and
+    OPTIONS, as for DRF's permission; ``GET`` brings ``HEAD`` with it);
     ``max_risk`` denies a valid verdict scored above it (default ``CAPTCHALA_MAX_RISK``).
     The decorated view keeps its type: the same parameters and result, and a
     coroutine function stays one.

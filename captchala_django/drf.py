@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 try:
     from rest_framework import exceptions, serializers
-    from rest_framework.permissions import SAFE_METHODS, BasePermission
+    from rest_framework.permissions import BasePermission
 except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
     raise ImportError(
         "captchala_django.drf needs Django REST framework: pip install 'captchala-django[drf]'"
@@ -151,12 +151,8 @@ class CheckpointRequired(BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         # The documented per-request attribute; Request declares no such field.
         request.captchala = None  # type: ignore[attr-defined]
-        methods = getattr(view, "captchala_methods", None)
-        if methods is None:
-            guarded = request.method not in SAFE_METHODS
-        else:
-            guarded = request.method in (guard.guarded_methods(methods) or ())
-        if not guarded:
+        methods = guard.guarded_methods(getattr(view, "captchala_methods", None))
+        if not guard.is_guarded(request.method, methods):
             return True
         options = guard.Options(
             scope=getattr(view, "captchala_scope", None),

@@ -28,9 +28,9 @@ CHALLENGE = "challenge"
 UNAVAILABLE = "unavailable"
 
 
-#: What is never guarded by default. Every other method, the made-up ones included, is
-#: unsafe, as Django's CSRF protection and DRF's permission see it.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: What is never guarded by default (DRF's safe methods). Every other method, TRACE and
+#: made-up ones included, is guarded.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def guarded_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
@@ -44,23 +44,28 @@ def guarded_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(upper)
 
 
+def is_guarded(method: str | None, methods: frozenset[str] | None) -> bool:
+    """Whether ``method`` is checked: one of ``methods`` (from :func:`guarded_methods`), or
+    for ``None`` any method but the safe ones (as the decorator, the mixin and DRF's
+    permission all default to)."""
+    method = (method or "GET").upper()
+    return method not in SAFE_METHODS if methods is None else method in methods
+
+
 @dataclass(frozen=True)
 class Options:
     """What a front door asks for."""
 
     scope: ScopeArg = None
     ttl: int | None = None
-    #: The guarded methods; ``None``: every method but GET, HEAD, OPTIONS and TRACE.
+    #: The guarded methods; ``None``: every method but GET, HEAD and OPTIONS.
     methods: frozenset[str] | None = None
     action: str | None = None
     #: Deny a valid verdict whose risk score is above this (default: ``CAPTCHALA_MAX_RISK``).
     max_risk: int | None = None
 
-
     def guards(self, method: str | None) -> bool:
-        if self.methods is None:
-            return (method or "GET").upper() not in SAFE_METHODS
-        return method in self.methods
+        return is_guarded(method, self.methods)
 
 
 @dataclass(frozen=True)

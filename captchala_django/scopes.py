@@ -22,7 +22,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
 from django.contrib.sessions.backends import signed_cookies
-from django.core import signing
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -108,16 +107,11 @@ def session_key_of(session: SessionBase) -> str | None:
 
 
 def _signed(session: signed_cookies.SessionStore, key: str) -> bool:
-    try:
-        signing.loads(
-            key,
-            serializer=session.serializer,
-            max_age=session.get_session_cookie_age(),
-            salt="django.contrib.sessions.backends.signed_cookies",
-        )
-    except Exception:  # what the store itself treats as no session (BadSignature, ...)
-        return False
-    return True
+    """Whether the cookie store itself takes ``key`` for a session: its ``load()`` resets
+    (``create()``, which marks the store modified) on a bad signature or an expired one."""
+    probe = type(session)(key)
+    probe.load()
+    return not probe.modified
 
 
 def session_scope(request: HttpRequest, route: str) -> Scope:

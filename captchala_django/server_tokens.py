@@ -24,7 +24,7 @@ from django.utils.crypto import salted_hmac
 
 from .client import CaptchaLaClient, ServerToken
 from .conf import app_settings
-from .ip import get_client_ip
+from .ip import get_client_ip, parse_ip
 from .scopes import session_key_of
 
 logger = logging.getLogger("captchala_django.server_tokens")
@@ -46,17 +46,12 @@ class BudgetExceeded(Exception):
 def address_block(address: str | None) -> str:
     """The address a budget is counted by: an IPv6 client by its /64, since one host is
     usually given a whole /64 and could otherwise start a fresh budget per address."""
-    if not address:
-        return "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    normal = parse_ip(address)
+    if normal is None:
+        return address or "unknown"
+    if ":" in normal:  # IPv6 (parse_ip has made a v4-mapped address IPv4)
+        return str(ipaddress.ip_network(f"{normal}/64", strict=False))
+    return normal
 
 
 def client_id(request: HttpRequest) -> str:

@@ -230,6 +230,50 @@ def test_a_bot_replaying_a_token_let_through_by_an_outage_gets_nothing(captchala
     assert captchala_sandbox.calls_for(token) == 0
 
 
+def test_a_claim_taken_by_another_client_while_waiting_is_not_taken_over(
+    captchala_sandbox, settings
+):
+    """A cookieless bot replays a token whose claim is in flight under the anonymous
+    scope it shares with the victim. While it waits, that claim is released and claimed
+    again by the victim's new session (one atomic change, injected between two reads).
+    The bot must not take the other client's claim over and send the token itself: it is
+    a replay. (Claims count as abandoned at once here, so a take-over would succeed.)"""
+    # The bot waits out the claim (timeout + margin from its creation); the wait must
+    # outlast the request's own setup so that the waiter reads the claim again.
+    settings.CAPTCHALA_TIMEOUT = 1.5
+    settings.CAPTCHALA_CLAIM_MARGIN = 0.0
+    settings.CAPTCHALA_CLAIM_ABANDONED_AFTER = 0.0
+    token = captchala_sandbox.mint_pass_token("transfer")
+    digest = token_digest(token)
+    now = timezone.now()
+    PassToken.objects.create(
+        token_digest=digest,
+        scope_key=Scope("session", "", "transfer").key,
+        state="pending",
+        created_at=now,
+        expires_at=now + timedelta(days=1),
+    )
+    victims = Scope("session", "victims-new-session", "transfer").key
+    reads = []
+
+    def reclaim_after_first_read(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and "passtoken" in sql:
+            reads.append(sql)
+            if len(reads) == 2:  # the waiter's first re-read
+                PassToken.objects.filter(token_digest=digest).update(scope_key=victims)
+        return execute(sql, params, many, context)
+
+    bot = Client(REMOTE_ADDR="203.0.113.66")
+    with connection.execute_wrapper(reclaim_after_first_read):
+        replay = bot.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert len(reads) >= 2
+    assert replay.status_code == 403
+    assert captchala_sandbox.calls_for(token) == 0
+    assert PassToken.objects.get().scope_key == victims  # the victim's claim stays its own
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert CheckpointEvent.objects.filter(failure_class="replay").exists()
+
+
 def test_a_claim_left_by_a_dead_worker_is_never_answered_by_fail_open(captchala_sandbox, settings):
     """A cookieless victim's worker died while validating its token: the claim stays
     pending under the anonymous scope, which every cookieless client shares. A bot
@@ -751,19 +795,18 @@ def test_without_a_session_store_an_unknown_address_keeps_no_pass(captchala_sand
 # --------------------------------------------------------------------------- methods
 
 
-@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "PURGE", "FOO"])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE", "PURGE", "FOO"])
 @pytest.mark.parametrize("url", ["/transfer/", "/async-transfer/"])
 def test_every_unsafe_method_of_a_guarded_view_needs_the_check(captchala_sandbox, url, method):
     """A function view that acts on anything but GET is guarded for every such method by
-    default, made-up ones included, as Django's CSRF protection and the DRF permission
-    see unsafe methods."""
+    default, made-up ones included, as the DRF permission sees unsafe methods."""
     client = session_client()
     assert client.generic(method, url, **JSON).status_code == 403
     assert client.generic(method, url, HTTP_X_CAPTCHALA_TOKEN=FORGED, **JSON).status_code == 403
     token = captchala_sandbox.mint_pass_token("transfer")
     allowed = client.generic(method, url, HTTP_X_CAPTCHALA_TOKEN=token, **JSON)
     assert allowed.status_code == 200 and allowed.json()["method"] == method
-    for safe in ("GET", "HEAD", "OPTIONS", "TRACE"):
+    for safe in ("GET", "HEAD", "OPTIONS"):
         assert Client().generic(safe, url, **JSON).status_code == 200
 
 

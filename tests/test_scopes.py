@@ -93,3 +93,15 @@ def test_the_route_is_the_url_name_else_the_path():
     assert resolve_scope(request, "ip").route == "/somewhere/"
     request.resolver_match = resolve("/transfer/")
     assert resolve_scope(request, "ip").route == "transfer"
+
+
+def test_a_signed_cookie_session_counts_only_with_its_signature():
+    from django.contrib.sessions.backends.signed_cookies import SessionStore as Signed
+
+    real = Signed()
+    real["seen"] = True
+    real.save()
+    assert session_key_of(Signed(real.session_key)) == real.session_key
+    forged = real.session_key[:-3] + ("aaa" if not real.session_key.endswith("aaa") else "bbb")
+    assert session_key_of(Signed(forged)) is None
+    assert session_key_of(Signed("made-up-cookie")) is None
