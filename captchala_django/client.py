@@ -208,8 +208,8 @@ class CaptchaLaClient:
 
         Returns a verdict, or raises ``ProviderUnavailable`` / ``ProviderTimeout``
         / ``ProviderResponseError`` / ``ConfigurationError``. When ``action`` is
-        given, a reply for another action is an invalid verdict
-        (``token_action_mismatch``); so is a reply that names no action when
+        given, a valid or degraded reply for another action is an invalid verdict
+        (``token_action_mismatch``); so is one that names no action when
         ``require_action`` (``CAPTCHALA_REQUIRE_ACTION``) is on.
         """
         reason = token_format_error(pass_token)
@@ -235,9 +235,12 @@ class CaptchaLaClient:
             and result.action not in (action, provider_action(action))
             and (result.action or self.require_action)
         )
-        if result.valid and mismatch:
+        # A degraded verdict is one a site may accept: it obeys the same action rule.
+        if (result.valid or result.degraded) and mismatch:
             message = f"token was solved for action {result.action!r}, expected {action!r}"
-            return replace(result, valid=False, code="token_action_mismatch", message=message)
+            return replace(
+                result, valid=False, degraded=False, code="token_action_mismatch", message=message
+            )
         return result
 
     def issue_server_token(

@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from .checkpoints import Outcome, get_passed, skips_check, verify_and_record
+from .checkpoints import Outcome, claim_shown, get_passed, skips_check, verify_and_record
 from .scopes import ScopeArg
-from .tokens import read_token
+from .tokens import read_token, request_tokens
 
 logger = logging.getLogger("captchala_django.guard")
 
@@ -78,11 +78,11 @@ class Verdict:
 def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict:
     """Decide a guarded request; ``request.captchala`` is set to the outcome (or ``None``).
 
-    ``body()`` gives the parsed body; it is called only when the fast path misses,
-    so a request riding a passed checkpoint never has its body parsed.
+    ``body()`` gives the parsed body.
 
     1. a passed, unexpired checkpoint of the scope lets it through (one query; a
-       database error there falls through to the token);
+       database error there falls through to the token); a token the request
+       carries anyway is claimed for this scope, so that it is a replay anywhere else;
     2. otherwise the request's own token is verified and recorded;
     3. no token (and no staff skip), several tokens, or a failed check: a
        challenge; no answer from the provider (or the database): unavailable.
@@ -95,6 +95,7 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
         passed = None
     if passed is not None:
         request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+        claim_shown(request, request_tokens(request, body()), options.scope)
         return Verdict(ALLOW, request.captchala)
     read = read_token(request, body())
     if read.conflict:

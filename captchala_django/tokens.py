@@ -44,12 +44,18 @@ def body_tokens(data: Any) -> list[Any]:
     return []
 
 
-def read_token(request: HttpRequest | None, data: Any) -> TokenRead:
-    """The token of a request: the body field, else the header; several is a conflict."""
+def request_tokens(request: HttpRequest | None, data: Any) -> list[Any]:
+    """Every token a request carries: the body field's values, then the header."""
     values = body_tokens(data)
     header = request.META.get(TOKEN_HEADER) if request is not None else None
     if header is not None:
         values.append(header)
+    return values
+
+
+def read_token(request: HttpRequest | None, data: Any) -> TokenRead:
+    """The token of a request: the body field, else the header; several is a conflict."""
+    values = request_tokens(request, data)
     if len(values) > 1:
         return TokenRead(conflict=True)
     return TokenRead(token=values[0] if values else None)

@@ -345,7 +345,9 @@ def test_fast_path_is_exactly_one_query(captchala_sandbox):
     with CaptureQueriesContext(connection) as queries:
         outcome = verify_and_record(make_request(), captchala_sandbox.mint_pass_token(), scope())
     assert outcome.allowed and not outcome.provider_called
-    assert len(queries) == 1
+    # The token shown with the pass is claimed as seen: in the same statement on
+    # PostgreSQL, in one more elsewhere.
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
 
 
 def test_full_verification_statement_count(captchala_sandbox):

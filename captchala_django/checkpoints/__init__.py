@@ -26,7 +26,7 @@ trust goes to ``router.db_for_write(Checkpoint)``.
 from __future__ import annotations
 
 from .attempt import db_alias, request_id_of, token_digest
-from .flow import skips_check, verify_and_record
+from .flow import claim_shown, skips_check, verify_and_record
 from .ledger import retry_window
 from .lookup import get_passed
 from .outcome import Outcome
@@ -34,6 +34,7 @@ from .state import expire, reset
 
 __all__ = [
     "Outcome",
+    "claim_shown",
     "db_alias",
     "expire",
     "get_passed",

@@ -17,6 +17,7 @@ from ..conf import app_settings
 from ..exceptions import (
     ConfigurationError,
     PersistenceError,
+    ProviderRateLimited,
     ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -85,6 +86,25 @@ def verify_and_record(
         return _verify(att, token)
 
 
+def claim_shown(
+    request: HttpRequest, tokens: list[object], scope: ScopeArg = None, route: str | None = None
+) -> None:
+    """Claim for the request's scope each token shown on a request that a pass let
+    through: the site has seen them, so anywhere else they are replays (DESIGN §8).
+    Best effort: a database that cannot take the claim does not undo the pass."""
+    shown = [str(t) for t in tokens if token_format_error(t) is None]
+    if not shown:
+        return
+    try:
+        att = Attempt.of(request, scope, None, None, route, reuse=True)
+        dialect = strategy(att.db)
+        for token in shown:
+            att.digest = token_digest(token)
+            ledger.claim_seen(att, dialect)
+    except (DatabaseError, ConfigurationError) as exc:
+        telemetry.logger.warning("could not claim a token shown with a pass (%s)", exc)
+
+
 def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     """A passed checkpoint of the scope (when asked for), else the claim: an outcome
     when either answers instead of the provider."""
@@ -92,11 +112,13 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     dialect = strategy(att.db)
     claim: ledger.Claim | None
     if fast_path and dialect == "postgresql":
-        claim = ledger.claim_unless_passed(att)
+        claim = ledger.claim_unless_passed(att)  # claims the token as seen when a pass answers
         passed = claim.passed
     else:
         passed = _fast_path(att) if fast_path else None
         claim = None if passed is not None else ledger.claim(att, dialect)
+        if passed is not None:
+            ledger.claim_seen(att, dialect)
     if passed is not None:
         outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         telemetry.log(att, outcome)
@@ -180,7 +202,9 @@ def _verify(att: Attempt, token: str) -> Outcome:
     if result.valid:
         return finish(att, None, code=result.code, provider_called=True, result=result)
     if result.degraded:
-        accept = bool(app_settings.ACCEPT_DEGRADED)
+        # Accepted only under the rules of a valid verdict (the action was checked by
+        # the client; the risk threshold where the reply carries a score).
+        accept = bool(app_settings.ACCEPT_DEGRADED) and not _too_risky(att, result)
         return finish(
             att,
             FailureClass.PROVIDER,
@@ -226,22 +250,26 @@ def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
     if isinstance(exc, ConfigurationError):
         failure, code, lenient = FailureClass.CONFIGURATION, exc.code or "configuration", False
     elif isinstance(exc, ProviderTimeout):
-        failure, code, lenient = FailureClass.TIMEOUT, "timeout", _fail_open(att)
+        failure, code, lenient = FailureClass.TIMEOUT, "timeout", _fail_open(att, exc)
     else:
         failure, code, lenient = (
             FailureClass.PROVIDER,
             getattr(exc, "code", "") or "provider_error",
-            _fail_open(att),
+            _fail_open(att, exc),
         )
     att.release = not lenient
     att.event(EventKind.VALIDATE_RESPONSE, detail=code, status_code=getattr(exc, "status", None))
     return finish(att, failure, code=code, provider_called=True, lenient=lenient, error=exc)
 
 
-def _fail_open(att: Attempt) -> bool:
-    """``CAPTCHALA_ON_PROVIDER_ERROR = "allow"``, for the primary API only: the
-    ``offline_`` prefix is the client's choice and must not select a fail-open path."""
-    return app_settings.ON_PROVIDER_ERROR == "allow" and not att.offline
+def _fail_open(att: Attempt, exc: Exception) -> bool:
+    """``CAPTCHALA_ON_PROVIDER_ERROR = "allow"``, only for what nobody outside can bring
+    on: CaptchaLa unreachable, timed out or answering 5xx. Never for its rate limit (a
+    flood of made-up tokens brings that on) nor for a reply that is not a verdict (a
+    chosen token could provoke one); never for the backup API: the ``offline_``
+    prefix is the client's choice."""
+    outage = isinstance(exc, ProviderUnavailable) and not isinstance(exc, ProviderRateLimited)
+    return app_settings.ON_PROVIDER_ERROR == "allow" and outage and not att.offline
 
 
 def finish(

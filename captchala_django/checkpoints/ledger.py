@@ -84,22 +84,46 @@ def _sql_values(att: Attempt, row: dict[str, Any]) -> list[Any]:
 
 # --------------------------------------------------------------------------- claim
 
-# PostgreSQL: the fast path and the claim in one statement. The claim is made only
-# when no pass answers, as when the two are separate statements; one round trip less.
+#: The code of a claim made for a token that a request riding a pass carried.
+SEEN_WITH_PASS = "seen_with_pass"
+_SEEN_OUTCOME = Outcome(allowed=True, code=SEEN_WITH_PASS)
+
+# PostgreSQL: the fast path and the claim in one statement. When a pass answers, the
+# token is claimed as seen with it (finished at once, see ``claim_seen``); otherwise it
+# is claimed pending, for the provider call. One round trip either way.
+_SEEN = "EXISTS (SELECT 1 FROM passed)"
 _CLAIM_UNLESS_PASSED = (
     f"WITH passed AS ({PASSED_SQL}), "
     f"claim AS (INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-    f"SELECT {', '.join(['%s'] * len(COLUMNS))} WHERE NOT EXISTS (SELECT 1 FROM passed) "
+    "SELECT %s, %s, "
+    + ", ".join(f"CASE WHEN {_SEEN} THEN %s ELSE %s END" for _ in ("state", "allowed"))
+    + ", %s, %s, "
+    + f"CASE WHEN {_SEEN} THEN %s ELSE %s END, %s, %s "
     "ON CONFLICT (token_digest) DO NOTHING RETURNING id) "
     "SELECT (SELECT id FROM claim), passed.* FROM (SELECT 1) AS one LEFT JOIN passed ON TRUE"
 )
+
+
+def _claim_unless_passed_params(att: Attempt) -> list[Any]:
+    """The claim's values for ``_CLAIM_UNLESS_PASSED``: each that differs between a claim
+    seen with a pass and a pending one given twice, in that order."""
+    seen = dict(zip(COLUMNS, _sql_values(att, row_for(att, _SEEN_OUTCOME))))
+    pending = dict(zip(COLUMNS, _sql_values(att, row_for(att))))
+    return [
+        *(pending[name] for name in ("token_digest", "scope_key")),
+        *(value for name in ("state", "allowed") for value in (seen[name], pending[name])),
+        *(pending[name] for name in ("degraded", "failure_class")),
+        seen["code"],
+        pending["code"],
+        *(pending[name] for name in ("created_at", "expires_at")),
+    ]
 
 
 @dataclass(frozen=True)
 class Claim:
     """``ours``: the claim is ours. Else ``row`` is someone's claim, or ``None`` when the
     ledger is unreachable (we go on without it). ``passed``: the scope's pass answered
-    first (``claim_unless_passed`` only), and nothing was claimed."""
+    first (``claim_unless_passed`` only), and the token was claimed as seen with it."""
 
     ours: bool
     row: dict[str, Any] | None = None
@@ -115,7 +139,7 @@ def claim_unless_passed(att: Attempt) -> Claim:
     try:
         with connections[att.db].cursor() as cursor:
             # (1+2) the fast path and the claim: one statement.
-            params = [*passed_params(att.db, att.scope.key), *_sql_values(att, row_for(att))]
+            params = [*passed_params(att.db, att.scope.key), *_claim_unless_passed_params(att)]
             cursor.execute(_CLAIM_UNLESS_PASSED, params)
             claim_id, *checkpoint = cursor.fetchone()
         if checkpoint[0] is not None:
@@ -149,8 +173,8 @@ def claim(att: Attempt, strategy: str) -> Claim:
     return Claim(ours=False, row={"scope_key": att.scope.key, "state": "busy"})
 
 
-def _insert(att: Attempt, strategy: str) -> bool:
-    row = row_for(att)
+def _insert(att: Attempt, strategy: str, outcome: Outcome | None = None) -> bool:
+    row = row_for(att, outcome)
     if strategy == "portable":
         try:
             with transaction.atomic(using=att.db):
@@ -167,6 +191,25 @@ def _insert(att: Attempt, strategy: str) -> bool:
             _sql_values(att, row),
         )
         return cursor.fetchone() is not None
+
+
+
+
+def claim_seen(att: Attempt, strategy: str) -> None:
+    """Claim a token that a request riding a pass showed, for that request's scope.
+
+    The provider is not asked (the pass answered), but the site has seen the token:
+    anywhere else it is a replay, and here it is spent. Finished at once, so no
+    answer of :func:`answer` ever lets it through. An existing claim is left as it is.
+    """
+    try:
+        _insert(att, strategy, _SEEN_OUTCOME)
+    except DatabaseError as exc:
+        logger.warning(
+            "could not claim a token shown with a pass (%s) request_id=%s",
+            type(exc).__name__,
+            att.request_id,
+        )
 
 
 def _unreachable(att: Attempt, exc: Exception) -> Claim:
