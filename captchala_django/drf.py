@@ -58,9 +58,12 @@ class CaptchaRequired(exceptions.PermissionDenied):
 
 
 class CaptchaLaTokenField(serializers.CharField):
-    """The pass token, verified once per serializer (a second validation makes no call).
+    """The pass token of one submission, verified each time the field validates a value.
 
-    ``serializer.captchala_outcome`` holds the outcome once validated.
+    Every item (``many=True``, a ``ListField`` or ``DictField`` child, at any depth) is a
+    submission and needs its own token. ``is_valid()`` keeps its result, so validating
+    one serializer again makes no second call. ``serializer.captchala_outcome`` holds
+    the outcome once validated.
     """
 
     default_error_messages = {
@@ -85,7 +88,6 @@ class CaptchaLaTokenField(serializers.CharField):
         self.scope = scope
         self.max_risk = max_risk
         note_action(action)
-        self._verdict: tuple[str, Outcome] | None = None
 
     def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
         # A form-encoded body may carry the field twice; DRF would keep the last value.
@@ -115,22 +117,19 @@ class CaptchaLaTokenField(serializers.CharField):
         self.fail("invalid_token")
 
     def _outcome(self, token: str) -> Outcome:
-        """Verify ``token`` once; a second validation of the same token reuses the verdict.
+        """Verify ``token`` for the value being validated now; no verdict is kept.
 
-        Not across the items of a list (``many=True``): they share this field, and each
-        item is a submission of its own, so each needs its own token.
+        One field instance validates every item of a list or dict, however deep it sits,
+        and nothing here tells one item from another: a kept verdict would answer them
+        all. DRF validates a serializer's data once (``is_valid()`` keeps the result).
         """
-        in_list = isinstance(getattr(self.parent, "parent", None), serializers.ListSerializer)
-        if in_list or self._verdict is None or self._verdict[0] != token:
-            request = self.context.get("request")
-            if request is None:
-                raise RuntimeError("CaptchaLaTokenField needs the request in the context")
-            # This submission's own token, every time: a pass covers one submission.
-            outcome = verify_and_record(
-                request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
-            )
-            self._verdict = (token, outcome)
-        outcome = self._verdict[1]
+        request = self.context.get("request")
+        if request is None:
+            raise RuntimeError("CaptchaLaTokenField needs the request in the context")
+        # This submission's own token, every time: a pass covers one submission.
+        outcome = verify_and_record(
+            request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
+        )
         if self.parent is not None:
             # Published on the serializer (documented); BaseSerializer declares no such field.
             self.parent.captchala_outcome = outcome  # type: ignore[attr-defined]

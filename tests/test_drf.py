@@ -199,3 +199,72 @@ def test_a_partial_update_needs_the_token_too(captchala_sandbox):
     body = {"text": "fixed", "captchala_token": token}
     response = APIClient().patch("/api/edit-note/", body, format="json")
     assert response.status_code == 200 and response.json() == {"updated": "fixed"}
+
+
+def _item(shape, text, token):
+    """One item of ``shape``'s body; the token sits where that shape's serializer holds it."""
+    if shape == "many-above-inner":
+        return {"text": text, "inner": {"captchala_token": token}}
+    return {"text": text, "captchala_token": token}
+
+
+def _body(shape, items):
+    """``items`` laid out as ``shape`` expects: a list, a dict, or groups of five."""
+    if shape == "dict-field":
+        return {"items": {f"key-{i}": item for i, item in enumerate(items)}}
+    if shape in ("many-in-many", "list-of-lists"):
+        groups = [items[i : i + 5] for i in range(0, len(items), 5)]
+        if shape == "many-in-many":
+            return {"items": [{"notes": group} for group in groups]}
+        return {"items": groups}
+    return {"items": items}
+
+
+def _field_errors(errors, path=()):
+    """Every ``(path to the item, field name)`` that a DRF error body reports, at any depth."""
+    if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        return [(path[:-1], path[-1])] if errors else []
+    entries = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    return [found for key, value in entries for found in _field_errors(value, (*path, str(key)))]
+
+
+NESTED_SHAPES = ["list-field", "dict-field", "many-above-inner", "many-in-many", "list-of-lists"]
+
+
+@pytest.mark.parametrize("shape", NESTED_SHAPES)
+def test_one_token_buys_one_item_at_any_depth(captchala_sandbox, shape):
+    """ListField/DictField children and nested ``many=True``: every item is a submission."""
+    token = captchala_sandbox.mint_pass_token("comment")
+    items = [_item(shape, f"spam {i}", token) for i in range(20)]
+    response = APIClient().post(f"/api/nested/{shape}/", _body(shape, items), format="json")
+    assert response.status_code == 400, response.json()
+    errors = _field_errors(response.json())
+    assert {field for _, field in errors} == {"captchala_token"}
+    # One item per error: the first item spent the token, the 19 others are refused.
+    assert len({item for item, _ in errors}) == len(errors) == 19
+    assert captchala_sandbox.calls_for(token) == 1
+    assert Checkpoint.objects.filter(status="passed").count() == 1
+
+
+@pytest.mark.parametrize("shape", NESTED_SHAPES)
+def test_each_nested_item_with_its_own_token_passes(captchala_sandbox, shape):
+    tokens = [captchala_sandbox.mint_pass_token("comment") for _ in range(20)]
+    items = [_item(shape, f"note {i:02}", t) for i, t in enumerate(tokens)]
+    response = APIClient().post(f"/api/nested/{shape}/", _body(shape, items), format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json() == {"created": [f"note {i:02}" for i in range(20)]}
+    assert [captchala_sandbox.calls_for(t) for t in tokens] == [1] * 20
+
+
+def test_validating_one_serializer_twice_makes_one_call(captchala_sandbox):
+    """``is_valid()`` keeps its result: asking again is not a second submission."""
+    from tests.drf_views import CommentSerializer
+    from tests.helpers import make_request
+
+    token = captchala_sandbox.mint_pass_token("comment")
+    data = {"text": "hi", "captchala_token": token}
+    serializer = CommentSerializer(data=data, context={"request": make_request()})
+    assert serializer.is_valid() and serializer.is_valid()
+    assert serializer.captchala_outcome.allowed
+    assert serializer.captchala_outcome.checkpoint.status == "passed"
+    assert captchala_sandbox.calls_for(token) == 1

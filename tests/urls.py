@@ -45,4 +45,5 @@ else:
         path("api/transfer/", drf_views.TransferView.as_view(), name="api-transfer"),
         path("api/bulk-notes/", drf_views.BulkNotesView.as_view(), name="api-bulk-notes"),
         path("api/edit-note/", drf_views.EditNoteView.as_view(), name="api-edit-note"),
+        path("api/nested/<str:shape>/", drf_views.NestedItemsView.as_view(), name="api-nested"),
     ]
