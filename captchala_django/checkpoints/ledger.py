@@ -107,8 +107,8 @@ _CLAIM_UNLESS_PASSED = (
 def _claim_unless_passed_params(att: Attempt) -> list[Any]:
     """The claim's values for ``_CLAIM_UNLESS_PASSED``: each that differs between a claim
     seen with a pass and a pending one given twice, in that order."""
-    seen = dict(zip(COLUMNS, _sql_values(att, row_for(att, _SEEN_OUTCOME))))
-    pending = dict(zip(COLUMNS, _sql_values(att, row_for(att))))
+    seen = dict(zip(COLUMNS, _sql_values(att, row_for(att, _SEEN_OUTCOME)), strict=True))
+    pending = dict(zip(COLUMNS, _sql_values(att, row_for(att)), strict=True))
     return [
         *(pending[name] for name in ("token_digest", "scope_key")),
         *(value for name in ("state", "allowed") for value in (seen[name], pending[name])),
