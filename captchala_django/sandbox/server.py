@@ -3,67 +3,34 @@
 It counts the TCP connections that carry a request it serves, so tests can prove
 connection reuse.
 
-Any page a developer's browser opens can send requests to a loopback port, so:
-
-- only loopback ``Host`` headers (plus the bound address and any ``allowed_hosts``)
-  are served, which defeats DNS rebinding;
-- CORS is granted only where a browser needs it: the loader and the browser check
-  (``POST /sandbox/solve``). The control endpoints (mint, faults, reset) and the API
-  get no CORS headers, and a request that carries the ``Origin`` of a page on
-  another host is refused there (a "simple" cross-site POST needs no preflight).
+Any page a developer's browser opens can send requests to a loopback port, so it
+serves only loopback ``Host`` headers (plus the bound address and any
+``allowed_hosts``), grants CORS only to the loader and the browser check, and
+refuses a request from a page on another host everywhere else: the rule in
+:mod:`.origin`, which the mounted views share.
 
 A refused request gets a 403 and never reaches the :class:`Sandbox`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 from .core import Sandbox
+from .origin import (
+    CORS_HEADERS,
+    allowed_name,
+    host_name,
+    is_loopback,
+    refusal,
+    wants_cors,
+)
 
 MAX_BODY = 1024 * 1024
-
-#: The paths a page on another origin may call: the loader and the browser check.
-CORS_GET_PATHS = frozenset({"/captchala-loader.js", "/loader.js"})
-CORS_POST_PATHS = frozenset({"/sandbox/solve"})
-
-
-def host_name(value: str | None) -> str | None:
-    """The host name of a ``Host`` header value (lower case, no port), or None if malformed."""
-    value = (value or "").strip().lower()
-    if value.startswith("["):  # an IPv6 literal: [::1] or [::1]:8765
-        name, bracket, port = value[1:].partition("]")
-        if not bracket or (port and not (port[:1] == ":" and port[1:].isdigit())):
-            return None
-    else:
-        name, colon, port = value.partition(":")
-        if colon and not port.isdigit():
-            return None
-    return name or None
-
-
-def is_loopback(name: str | None) -> bool:
-    """Whether the host name ``name`` (from :func:`host_name`) is this machine's loopback."""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name or "").is_loopback
-    except ValueError:
-        return False
-
-
-def _allowed_name(value: str) -> str | None:
-    """An allowed host as given (``name``, ``name:port``, ``[::1]``, ``::1``), as a host name."""
-    value = value.strip()
-    if value.count(":") > 1 and not value.startswith("["):
-        value = f"[{value}]"  # a bare IPv6 address
-    return host_name(value)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,31 +72,25 @@ class _Handler(BaseHTTPRequestHandler):
         return self.path.split("?", 1)[0]
 
     def _wants_cors(self, method: str) -> bool:
-        path = self._path()
-        if method == "GET":
-            return path in CORS_GET_PATHS
-        return method in ("POST", "OPTIONS") and path in CORS_POST_PATHS
+        return wants_cors(method, self._path())
 
     def _cors(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Access-Control-Allow-Headers", "Content-Type")
-        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        for name, value in CORS_HEADERS.items():
+            self.send_header(name, value)
 
     def _admit(self, method: str) -> bool:
         """Refuse (403) a request for a host not ours, or from a page of another site."""
         server = self.server
-        if not server.host_allowed(self.headers.get("Host")):
-            self._refuse("host not allowed: the sandbox answers loopback hosts only\n")
+        reason = refusal(
+            method,
+            self._path(),
+            self.headers.get("Host"),
+            self.headers.get("Origin"),
+            server.host_allowed,
+        )
+        if reason is not None:
+            self._refuse(reason)
             return False
-        origin = self.headers.get("Origin")
-        if origin is not None and not self._wants_cors(method):
-            try:
-                origin_host = urlsplit(origin).netloc  # "null" (an opaque origin): ""
-            except ValueError:
-                origin_host = None
-            if not server.host_allowed(origin_host):
-                self._refuse("cross-site request refused\n")
-                return False
         if not self._counted:
             self._counted = True
             server.sandbox.note_connection()
@@ -196,7 +157,7 @@ class _Server(ThreadingHTTPServer):
         # The address it was asked to bind, and the one it bound, so that its own
         # ``url`` works (an IP literal cannot be rebound by DNS). Then the extras.
         names = {address[0], self.bound_host, *allowed_hosts}
-        self.allowed_hosts = frozenset(map(_allowed_name, names)) - {None}
+        self.allowed_hosts = frozenset(map(allowed_name, names)) - {None}
 
     @property
     def bound_host(self) -> str:
