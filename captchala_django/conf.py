@@ -94,7 +94,13 @@ _SPECS = [
         10,
         doc="server tokens one client may cause to be issued a minute",
     ),
-    Setting("CAPTCHALA_CACHE", "str", "default", doc="cache alias for the server-token budget"),
+    Setting(
+        "CAPTCHALA_VALIDATE_BUDGET",
+        "int",
+        20,
+        doc="failed checks (with a provider call) one client may cause a minute; 0: off",
+    ),
+    Setting("CAPTCHALA_CACHE", "str", "default", doc="cache alias that counts the budgets"),
     Setting(
         "CAPTCHALA_CLAIM_MARGIN",
         "float",

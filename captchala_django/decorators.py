@@ -37,6 +37,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.debug import SafeExceptionReporterFilter
 
+from . import budgets
 from . import guard as guard_core
 from .actions import note_action
 from .conf import app_settings
@@ -200,18 +201,29 @@ def _challenge(request: HttpRequest, opts: _Options, verdict: guard_core.Verdict
 
 def _unavailable(request: HttpRequest) -> HttpResponse:
     message = _("The check could not be completed right now. Please try again.")
+    return _try_later(request, "captcha_unavailable", message, 503, RETRY_AFTER)
+
+
+def _limited(request: HttpRequest) -> HttpResponse:
+    message = _("Too many attempts; try again in a minute.")
+    return _try_later(request, "rate_limited", message, 429, budgets.WINDOW)
+
+
+def _try_later(
+    request: HttpRequest, error: str, message: str, status: int, retry_after: int
+) -> HttpResponse:
+    """A "try again later" answer (JSON or the retry page) with ``Retry-After``."""
     response: HttpResponse
     if _wants_json(request):
         response = JsonResponse(
-            {"error": "captcha_unavailable", "detail": message, "retry_after": RETRY_AFTER},
-            status=503,
+            {"error": error, "detail": message, "retry_after": retry_after}, status=status
         )
     else:
         html = render_to_string(
             "captchala_django/unavailable.html", {"message": message}, request=request
         )
-        response = HttpResponse(html, status=503)
-    response["Retry-After"] = str(RETRY_AFTER)
+        response = HttpResponse(html, status=status)
+    response["Retry-After"] = str(retry_after)
     return _private(response)
 
 
@@ -236,6 +248,8 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
         return HttpResponseRedirect(same_url(request)) if returning else None
     if verdict.kind == guard_core.UNAVAILABLE:
         return _unavailable(request)
+    if verdict.kind == guard_core.LIMITED:
+        return _limited(request)
     return _challenge(request, opts, verdict)
 
 

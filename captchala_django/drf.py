@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
         "captchala_django.drf needs Django REST framework: pip install 'captchala-django[drf]'"
     ) from exc
 
-from . import guard
+from . import budgets, guard
 from .actions import note_action
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .decorators import RETRY_AFTER
@@ -45,6 +45,16 @@ class CaptchaUnavailable(exceptions.APIException):
     default_detail = _("The check could not be completed right now. Please try again.")
     default_code = "captcha_unavailable"
     wait = RETRY_AFTER  # DRF turns this into a Retry-After header
+
+
+class CaptchaRateLimited(exceptions.Throttled):
+    """429 with ``Retry-After``: the client's budget of failed checks is spent."""
+
+    default_detail = _("Too many attempts; try again in a minute.")
+    default_code = "rate_limited"
+
+    def __init__(self) -> None:
+        super().__init__(wait=budgets.WINDOW, detail=self.default_detail)
 
 
 class CaptchaRequired(exceptions.PermissionDenied):
@@ -112,6 +122,8 @@ class CaptchaLaTokenField(serializers.CharField):
         outcome = self._outcome(token)
         if outcome.allowed:
             return token
+        if outcome.rate_limited:
+            raise CaptchaRateLimited()
         if outcome.retry_later:
             raise CaptchaUnavailable()
         self.fail("invalid_token")
@@ -164,6 +176,8 @@ class CheckpointRequired(BasePermission):
             return True
         if verdict.kind == guard.UNAVAILABLE:
             raise CaptchaUnavailable()
+        if verdict.kind == guard.LIMITED:
+            raise CaptchaRateLimited()
         if verdict.outcome is None and not verdict.conflict:
             raise CaptchaRequired()
         raise CaptchaRequired(_("The check was not passed. Please try again."))

@@ -26,6 +26,8 @@ logger = logging.getLogger("captchala_django.guard")
 ALLOW = "allow"
 CHALLENGE = "challenge"
 UNAVAILABLE = "unavailable"
+#: The client's budget of failed checks is spent: 429, try again in a minute.
+LIMITED = "limited"
 
 
 #: What is never guarded by default (DRF's safe methods). Every other method, TRACE and
@@ -85,7 +87,8 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
        carries anyway is claimed for this scope, so that it is a replay anywhere else;
     2. otherwise the request's own token is verified and recorded;
     3. no token (and no staff skip), several tokens, or a failed check: a
-       challenge; no answer from the provider (or the database): unavailable.
+       challenge; no answer from the provider (or the database): unavailable;
+       the client's budget of failed checks spent: limited.
     """
     request.captchala = None
     try:
@@ -114,6 +117,8 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
     request.captchala = outcome
     if outcome.allowed:
         return Verdict(ALLOW, outcome)
+    if outcome.rate_limited:
+        return Verdict(LIMITED, outcome)
     if outcome.retry_later:
         return Verdict(UNAVAILABLE, outcome)
     return Verdict(CHALLENGE, outcome)

@@ -77,3 +77,14 @@ def get_client_ip(request: HttpRequest) -> str | None:
             resolver = import_string(resolver)
         return parse_ip(resolver(request))
     return default_resolver(request)
+
+
+def address_block(address: str | None) -> str:
+    """The address a budget is counted by: an IPv6 client by its /64, since one host is
+    usually given a whole /64 and could otherwise start a fresh budget per address."""
+    normal = parse_ip(address)
+    if normal is None:
+        return address or "unknown"
+    if ":" in normal:  # IPv6 (parse_ip has made a v4-mapped address IPv4)
+        return str(ipaddress.ip_network(f"{normal}/64", strict=False))
+    return normal

@@ -26,6 +26,7 @@ class FailureClass(models.TextChoices):
     PROVIDER = "provider", _("provider failure")
     PERSISTENCE = "persistence", _("persistence (database)")
     CONFIGURATION = "configuration", _("configuration")
+    RATE_LIMITED = "rate_limited", _("rate limited (too many failed checks)")
 
 
 class Checkpoint(models.Model):

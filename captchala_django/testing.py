@@ -55,6 +55,13 @@ def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
     }
 
 
+def _fresh_budgets() -> None:
+    """One test's failed checks and page loads never spend the next test's budgets."""
+    from .budgets import reset  # the package's settings: import once Django is configured
+
+    reset()
+
+
 class SandboxFixture:
     """A running sandbox with the ``CAPTCHALA_*`` settings pointed at it.
 
@@ -86,6 +93,7 @@ class SandboxFixture:
                 live.stop()
             raise
         self._live, self._override = live, override
+        _fresh_budgets()
         return self
 
     def stop(self) -> None:
@@ -166,8 +174,10 @@ class SandboxFixture:
         self.live.sandbox.clear_faults()
 
     def reset(self) -> None:
-        """Forget every token, fault and counter, as at the start of a test."""
+        """Forget every token, fault and counter, as at the start of a test (the
+        per-client budgets of provider calls included)."""
         self.live.sandbox.reset()
+        _fresh_budgets()
 
     def count(self, name: str) -> int:
         """Calls seen: ``"validate"``, ``"issue"``, ``"requests"``, ``"connections"``

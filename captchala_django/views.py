@@ -21,7 +21,8 @@ def server_token(request: HttpRequest) -> JsonResponse:
     """``POST action=<name>``: a fresh server token, within the client's budget.
 
     200 ``{"server_token", "expires_in"}``; 400 for an unknown action; 429 past
-    the budget and 503 when CaptchaLa cannot issue one, both with ``Retry-After``.
+    the budget, 503 when CaptchaLa cannot issue one or the budget's cache is down,
+    both with ``Retry-After``.
     Never cached.
     """
     action = request.POST.get("action", "")
@@ -30,6 +31,10 @@ def server_token(request: HttpRequest) -> JsonResponse:
     else:
         try:
             token = server_tokens.issue(request, action)
+        except server_tokens.BudgetUnavailable as exc:
+            # Nothing can be counted: no provider call, and "later", not "too many".
+            response = JsonResponse({"error": "unavailable"}, status=503)
+            response["Retry-After"] = str(exc.retry_after)
         except server_tokens.BudgetExceeded as exc:
             response = JsonResponse({"error": "rate_limited"}, status=429)
             response["Retry-After"] = str(exc.retry_after)

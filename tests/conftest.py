@@ -106,8 +106,11 @@ def fresh_cache():
     """Every test starts with empty caches (the server-token budget lives there)."""
     from django.core.cache import caches
 
+    from captchala_django import budgets
+
     for cache in caches.all(initialized_only=True):
         cache.clear()
+    budgets.reset()
     yield
 
 

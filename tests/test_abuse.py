@@ -720,11 +720,11 @@ def test_require_action_denies_a_reply_that_names_no_action(captchala_sandbox, s
 def test_the_issue_budget_holds_across_a_minute_boundary(captchala_sandbox, settings, monkeypatch):
     """Ten calls just before a clock minute ends and ten just after would be two budgets
     in two seconds: the previous minute still counts for what the last 60 s cover."""
-    from captchala_django import server_tokens
+    from captchala_django import budgets
 
     settings.CAPTCHALA_SERVER_TOKEN_BUDGET = 10
     clock = [6_000_059.5]  # 0.5 s before a minute ends
-    monkeypatch.setattr(server_tokens, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(budgets, "time", SimpleNamespace(time=lambda: clock[0]))
     client = session_client()
 
     def refresh():
@@ -789,6 +789,35 @@ def test_without_a_session_store_an_unknown_address_keeps_no_pass(captchala_sand
     assert checkpoints.get_passed(other, "ip", route="transfer") is None
     again = verify_and_record(other, token, "ip", route="transfer")
     assert (again.allowed, again.failure_class) == (False, "replay")
+    assert captchala_sandbox.calls_for(token) == 1
+
+
+@pytest.fixture
+def no_session_store(settings):
+    """An API-only site: no session (nor auth) middleware."""
+    settings.MIDDLEWARE = [
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+    ]
+
+
+@pytest.mark.usefixtures("no_session_store")
+def test_the_session_scope_without_a_session_store_is_not_the_address(captchala_sandbox):
+    """The default scope with no SessionMiddleware fell back to the address: one human's
+    pass opened the route for everyone behind that address (everyone, behind an
+    untrusted proxy). A pass then lets that one request through and keeps nothing."""
+    human = Client(REMOTE_ADDR="198.51.100.40")
+    token = captchala_sandbox.mint_pass_token()
+    solved = human.post("/transfer/", {"captchala_token": token}, **JSON)
+    assert solved.status_code == 200 and solved.json()["degraded"] is False
+    neighbour = Client(REMOTE_ADDR="198.51.100.40")  # same address, no token
+    assert neighbour.post("/transfer/", {}, **JSON).status_code == 403
+    assert human.post("/transfer/", {}, **JSON).status_code == 403  # nothing was kept
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert not Checkpoint.objects.filter(scope_kind="ip").exists()
+    assert decisions(detail="pass_not_kept") == ["pass_not_kept"]
+    # The token bought that one request: a replay from then on, never sent again.
+    assert neighbour.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
     assert captchala_sandbox.calls_for(token) == 1
 
 

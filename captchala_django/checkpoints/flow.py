@@ -12,6 +12,7 @@ from dataclasses import replace
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
+from .. import budgets
 from ..client import CaptchaLaClient, ValidationResult
 from ..conf import app_settings
 from ..exceptions import (
@@ -83,7 +84,31 @@ def verify_and_record(
     if answered is not None:
         return answered
     with ledger.in_flight(att):
-        return _verify(att, token)
+        try:
+            reservation = budgets.reserve_validate(att.request, lambda: _holds_pass(att))
+        except budgets.BudgetExceeded:
+            return _over_budget(att)
+        outcome = _verify(att, token)
+    # A budget of failures: a check that passed (or made no provider call) is given back.
+    reservation.settle(failed=outcome.provider_called and outcome.failure_class is not None)
+    return outcome
+
+
+def _holds_pass(att: Attempt) -> bool:
+    """Whether the client holds a live pass of this scope (then its address's validate
+    budget does not apply: a neighbour's flood must not block it)."""
+    try:
+        return fetch_passed(att.db, att.scope.key) is not None
+    except DatabaseError:
+        return False
+
+
+def _over_budget(att: Attempt) -> Outcome:
+    """The client's budget of failed checks is spent: refused without a provider call.
+    The token was never judged, so its claim is released (class ``rate_limited``, not
+    ``validation``)."""
+    att.release = True
+    return finish(att, FailureClass.RATE_LIMITED, code="too_many_attempts")
 
 
 def claim_shown(

@@ -16,7 +16,7 @@ class Outcome:
     """What a check decided.
 
     ``failure_class`` is ``None`` or one of ``validation``, ``replay``,
-    ``timeout``, ``provider``, ``persistence``, ``configuration``. ``degraded``
+    ``timeout``, ``provider``, ``persistence``, ``configuration``, ``rate_limited``. ``degraded``
     is true when the request is let through without a recorded, verified pass.
     """
 
@@ -40,6 +40,12 @@ class Outcome:
         """Denied for want of an answer (provider, configuration, database), not for a bad
         token: the user should be asked to try again later, not to solve a new check."""
         return not self.allowed and self.failure_class in RETRY_LATER
+
+    @property
+    def rate_limited(self) -> bool:
+        """Refused without a provider call: the client's budget of failed checks is
+        spent (answered 429 with ``Retry-After``; the token was never judged)."""
+        return not self.allowed and self.failure_class == "rate_limited"
 
     @property
     def decision(self) -> str:

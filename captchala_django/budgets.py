@@ -1,0 +1,263 @@
+"""Per-client budgets of provider calls: server tokens issued, and validate calls of a
+client whose checks keep failing.
+
+Anyone can make the site call CaptchaLa: by loading a page (a server token), by
+posting to the refresh endpoint, or by posting made-up tokens (a validate call
+each). CaptchaLa rate-limits the site as a whole, and every call holds a worker
+for its reply time, so each client gets a budget a minute:
+
+* **issue**: ``CAPTCHALA_SERVER_TOKEN_BUDGET`` calls for a session, and twice that
+  for its address (IPv6 by its /64), so that minting sessions buys at most twice
+  the budget; a client without a session spends the budget of its address;
+* **validate**: ``CAPTCHALA_VALIDATE_BUDGET`` *failed* checks that made a provider
+  call, counted for the session and for the address. A check that passes costs
+  nothing, and the address's count never blocks a client that holds a live pass,
+  so one bot behind a shared address (NAT, a campus) costs its neighbours a minute
+  at most.
+
+Counts live in Django's cache ``CAPTCHALA_CACHE`` (use a shared one, such as
+Redis, with several processes: system check W014 says so). A budget holds
+whatever that cache does:
+
+* a cache that counts nothing (``DummyCache``) is replaced by a counter in this
+  process's memory;
+* a cache that is down refuses server tokens (the widget works without one) and
+  counts validate calls in this process's memory, so logins go on; one WARNING is
+  logged per outage, not per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+
+from .conf import app_settings
+from .exceptions import CaptchaLaError
+from .ip import address_block, get_client_ip
+from .scopes import session_key_of
+
+logger = logging.getLogger("captchala_django.budgets")
+
+#: The budgets' window, in seconds.
+WINDOW = 60
+#: A session's address may spend this many times a session's issue budget.
+ADDRESS_FACTOR = 2
+
+# Where counts go when the configured cache cannot keep them: this process's memory,
+# bounded in entries (Django's own thread-safe LRU store).
+_local = LocMemCache(
+    "captchala-budgets", {"TIMEOUT": WINDOW * 2, "OPTIONS": {"MAX_ENTRIES": 20_000}}
+)
+_outage_lock = threading.Lock()
+_outage = False
+# Part of every key: reset() starts every budget afresh without touching the site's cache.
+_generation = 0
+
+
+def reset() -> None:
+    """Start every budget of this process afresh (for test suites: the sandbox's
+    fixtures call it, so one test's failed checks never refuse the next test's)."""
+    global _generation
+    _generation += 1
+    _local.clear()
+
+
+class BudgetExceeded(CaptchaLaError):
+    """This client has caused its share of provider calls for this minute."""
+
+    def __init__(self, retry_after: int, message: str = "budget used up") -> None:
+        super().__init__(f"{message}; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+class BudgetUnavailable(BudgetExceeded):
+    """The budget's cache is down: nothing can be counted, so nothing is spent."""
+
+
+class _CacheDown(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- who
+
+
+def subjects(request: HttpRequest) -> tuple[str | None, str]:
+    """Who spends: the session (only one that exists: made-up cookies and cookieless
+    clients have none) and the address block. Hashed: no session key reaches the cache."""
+    session = getattr(request, "session", None)
+    key = session_key_of(session) if session is not None else None
+    address = f"ip:{address_block(get_client_ip(request))}"
+    return (_hashed(f"s:{key}") if key else None), _hashed(address)
+
+
+def _hashed(subject: str) -> str:
+    return salted_hmac("captchala_django.budget", subject, algorithm="sha256").hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- counting
+
+
+@dataclass
+class _Counter:
+    """One subject's sliding count: this minute's calls plus the share of the previous
+    minute's that the last 60 s still cover (so two budgets are never spent across a
+    minute's boundary)."""
+
+    kind: str
+    subject: str
+    now: float = field(default_factory=lambda: time.time())
+
+    @property
+    def key(self) -> str:
+        return self._key(int(self.now // WINDOW))
+
+    @property
+    def previous_key(self) -> str:
+        return self._key(int(self.now // WINDOW) - 1)
+
+    def _key(self, slot: int) -> str:
+        return f"captchala:{self.kind}:{_generation}:{self.subject}:{slot}"
+
+    def add(self, store: BaseCache, n: int) -> float:
+        """Add ``n`` (negative: give back) and return the sliding count."""
+        store.add(self.key, 0, timeout=WINDOW * 2)
+        try:
+            current = int(store.incr(self.key, n))
+        except ValueError:  # evicted between add() and incr()
+            current = max(n, 0)
+            store.set(self.key, current, timeout=WINDOW * 2)
+        return current + self._previous(store)
+
+    def _previous(self, store: BaseCache) -> float:
+        share = 1 - (self.now % WINDOW) / WINDOW
+        return float(store.get(self.previous_key, 0)) * share
+
+
+def retry_after(now: float | None = None) -> int:
+    """Seconds until the current minute's count starts to fade."""
+    now = time.time() if now is None else now
+    return int(WINDOW - now % WINDOW) + 1
+
+
+def _store() -> BaseCache:
+    cache = caches[app_settings.CACHE]
+    return _local if isinstance(cache, DummyCache) else cache
+
+
+def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> float:
+    """Run ``work`` on the budget's store. When the cache is down: log once per outage,
+    then count in this process (``local_when_down``) or raise ``_CacheDown``."""
+    global _outage
+    store = _store()
+    try:
+        value = work(store)
+    except Exception as exc:  # any cache client's error: the budget must not be a 500
+        if store is _local:
+            raise
+        with _outage_lock:
+            first, _outage = not _outage, True
+        if first:
+            logger.warning(
+                "the budget cache %r is unavailable (%s); server tokens are refused and "
+                "validate calls are counted per process until it is back",
+                app_settings.CACHE,
+                type(exc).__name__,
+            )
+        if not local_when_down:
+            raise _CacheDown from exc
+        return work(_local)
+    if _outage:
+        with _outage_lock:
+            recovered, _outage = _outage, False
+        if recovered:
+            logger.info("the budget cache %r is back", app_settings.CACHE)
+    return value
+
+
+# --------------------------------------------------------------------------- issue
+
+
+def spend_issue(request: HttpRequest) -> None:
+    """Count one server-token issue call; raise ``BudgetExceeded`` past a budget, or
+    ``BudgetUnavailable`` when the cache cannot count. Refused calls count too, so a
+    flood stays refused."""
+    budget = int(app_settings.SERVER_TOKEN_BUDGET)
+    session, address = subjects(request)
+    limits = [(session, budget), (address, budget * ADDRESS_FACTOR)] if session else []
+    limits = limits or [(address, budget)]
+    counters = [(_Counter("issue", subject), limit) for subject, limit in limits]
+    try:
+        spent = [
+            (_counted(lambda s, c=c: c.add(s, 1), local_when_down=False), limit)
+            for c, limit in counters
+        ]
+    except _CacheDown:
+        raise BudgetUnavailable(WINDOW, "the budget cache is unavailable") from None
+    over = [(n, limit) for n, limit in spent if n > limit]
+    if not over:
+        return
+    if all(n - 1 <= limit for n, limit in spent):  # the first refusal, not every refused call
+        logger.warning(
+            "server-token budget of %s a minute used up by one client; "
+            "rendering without a fresh server token",
+            budget,
+        )
+    raise BudgetExceeded(retry_after(counters[0][0].now), "server-token budget used up")
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@dataclass
+class Reservation:
+    """Validate calls reserved before the provider is asked; given back unless the
+    check failed (a budget of failures)."""
+
+    counters: list[_Counter] = field(default_factory=list)
+
+    def settle(self, failed: bool) -> None:
+        if failed:
+            return
+        for counter in self.counters:
+            try:
+                _counted(lambda s, c=counter: c.add(s, -1), local_when_down=True)
+            except Exception:  # noqa: BLE001 - giving back is best effort
+                logger.debug("could not give back a reserved validate call")
+
+
+def reserve_validate(request: HttpRequest | None, holds_pass: Callable[[], bool]) -> Reservation:
+    """Reserve one validate call for the request's client, atomically (parallel
+    requests cannot all slip under the budget), or raise ``BudgetExceeded``.
+
+    The session's count always applies; the address's does not to a client that
+    ``holds_pass()`` (asked only when the address is over its budget).
+    """
+    budget = int(app_settings.VALIDATE_BUDGET or 0)
+    reservation = Reservation()
+    if request is None or budget <= 0:
+        return reservation
+    session, address = subjects(request)
+    for subject in (session, address):
+        if subject is None:
+            continue
+        counter = _Counter("validate", subject)
+        spent = _counted(lambda s, c=counter: c.add(s, 1), local_when_down=True)
+        if spent <= budget:
+            reservation.counters.append(counter)
+            continue
+        _counted(lambda s, c=counter: c.add(s, -1), local_when_down=True)
+        if subject == address and holds_pass():
+            continue
+        reservation.settle(failed=False)
+        # Logged (and recorded) by the check as its decision, class ``rate_limited``.
+        raise BudgetExceeded(retry_after(counter.now), "validate budget used up")
+    return reservation
