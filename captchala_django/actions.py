@@ -3,6 +3,9 @@ the site's front doors declare (for system check W007)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from .conf import app_settings
 
 #: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
@@ -39,11 +42,28 @@ def note_action(action: str | None) -> None:
 
 def used_actions() -> set[str]:
     """The names declared so far, after the URLconf (and so the views and their forms)
-    has been imported, as Django's own URL checks do."""
+    has been imported, as Django's own URL checks do; with the ``captchala_action`` of
+    every view class the URLconf routes to (DRF's permission reads it per request, so
+    only the URLconf tells which views declare one)."""
     from django.urls import get_resolver
 
     try:
-        get_resolver().url_patterns  # noqa: B018 - imports every view module
-    except Exception:  # noqa: BLE001, S110 - a broken URLconf is Django's check to report
-        pass
-    return set(_DECLARED)
+        patterns = get_resolver().url_patterns  # imports every view module
+    except Exception:  # noqa: BLE001 - a broken URLconf is Django's check to report
+        patterns = []
+    return _DECLARED | set(_view_actions(patterns))
+
+
+def _view_actions(patterns: Any) -> Iterator[str]:
+    """The ``captchala_action`` of each view class under ``patterns``, at any depth."""
+    for pattern in patterns:
+        nested = getattr(pattern, "url_patterns", None)
+        if nested is not None:
+            yield from _view_actions(nested)
+            continue
+        callback = getattr(pattern, "callback", None)
+        # DRF's as_view() keeps the class as ``cls``, Django's as ``view_class``.
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        action = getattr(view, "captchala_action", None)
+        if isinstance(action, str) and action:
+            yield action

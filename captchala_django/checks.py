@@ -48,6 +48,8 @@ class Codes:
     SANDBOX_FORCED = "captchala_django.W003"
     PLAIN_HTTP_API = "captchala_django.W004"
     SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
+    SESSION_SCOPE_WITHOUT_SESSIONS = "captchala_django.W011"
+    BUDGET_CACHE_PER_PROCESS = "captchala_django.W012"
 
 
 def _read(name: str, errors: list[CheckMessage]) -> tuple[bool, Any]:
@@ -368,6 +370,74 @@ def check_lifetimes(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return messages
 
 
+def check_session_store(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The default ``session`` scope needs a session store: without one a pass keeps
+    nothing (and never falls back to the address, which would make it everyone's)."""
+    messages: list[CheckMessage] = []
+    ok, scope = _read("CAPTCHALA_DEFAULT_SCOPE", messages)
+    if not ok or scope != "session" or _installed(_SESSION_MIDDLEWARE):
+        return messages
+    messages.append(
+        Warning(
+            "CAPTCHALA_DEFAULT_SCOPE is 'session' but no SessionMiddleware is installed: a "
+            "passed check lets its one request through and keeps no pass, so every guarded "
+            "request needs a fresh token.",
+            hint="Add django.contrib.sessions.middleware.SessionMiddleware to MIDDLEWARE, "
+            "or set CAPTCHALA_DEFAULT_SCOPE = 'user' (clients that authenticate) or 'ip' "
+            "(everyone behind one address then shares a pass; set CAPTCHALA_TRUSTED_PROXIES "
+            "behind a proxy).",
+            id=Codes.SESSION_SCOPE_WITHOUT_SESSIONS,
+        )
+    )
+    return messages
+
+
+_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+def _installed(middleware: str) -> bool:
+    """Whether ``MIDDLEWARE`` holds ``middleware`` or a subclass of it."""
+    wanted = import_string(middleware)
+    for path in getattr(settings, "MIDDLEWARE", None) or []:
+        try:
+            found = import_string(path)
+        except ImportError:  # Django's own checks report a middleware that does not import
+            continue
+        if isinstance(found, type) and issubclass(found, wanted):
+            return True
+    return False
+
+
+def check_budget_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The budgets count in ``CAPTCHALA_CACHE``: a cache that lives per process (or counts
+    nothing, and is replaced by one that does) gives each process a budget of its own.
+    Quiet with ``DEBUG`` on (a development server is one process)."""
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    messages: list[CheckMessage] = []
+    ok, alias = _read("CAPTCHALA_CACHE", messages)
+    config = (getattr(settings, "CACHES", None) or {}).get(alias) if ok else None
+    if settings.DEBUG or not isinstance(config, dict):
+        return messages
+    try:
+        backend = import_string(config.get("BACKEND", ""))
+    except ImportError:  # Django reports a cache that does not import
+        return messages
+    if isinstance(backend, type) and issubclass(backend, (LocMemCache, DummyCache)):
+        messages.append(
+            Warning(
+                f"CAPTCHALA_CACHE ({alias!r}) is {backend.__name__}, which each process keeps "
+                "for itself: with several workers, each one spends its own budget of server "
+                "tokens and failed checks per client.",
+                hint="Point CAPTCHALA_CACHE at a cache all processes share, such as "
+                "django.core.cache.backends.redis.RedisCache or PyMemcacheCache.",
+                id=Codes.BUDGET_CACHE_PER_PROCESS,
+            )
+        )
+    return messages
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -396,6 +466,8 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_proxies,
     check_sqlite_concurrency,
     check_api_urls,
+    check_session_store,
+    check_budget_cache,
 ]
 
 

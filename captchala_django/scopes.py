@@ -3,9 +3,9 @@
 A scope's ``key`` is an HMAC of its parts keyed by ``SECRET_KEY``, so the
 subject (a session key, a user id, an address) is never stored in clear.
 
-A client without a session yet (no cookie) has an *anonymous* session scope:
-its subject is empty and one row per route holds every such client's
-failures. No session is created for it until a check passes
+A client without a session yet (no cookie), or on a site without a session
+store, has an *anonymous* session scope: its subject is empty and one row per
+route holds every such client's failures. No session is created for it until a check passes
 (:func:`with_subject`), so a cookieless flood stores no sessions; a pass is
 never written to an anonymous scope.
 
@@ -117,7 +117,10 @@ def _signed(session: signed_cookies.SessionStore, key: str) -> bool:
 def session_scope(request: HttpRequest, route: str) -> Scope:
     session = getattr(request, "session", None)
     if session is None:
-        return ip_scope(request, route)
+        # No session store (an API-only site): nothing tells this client apart. Never its
+        # address, which would make one client's pass everyone's behind it: a scope
+        # without a subject, so a pass lets its one request through and keeps nothing.
+        return Scope("session", "", route)
     # No session is created here: only a passed check makes one (with_subject).
     # No user lookup here: this runs on every guarded request (the fast path), and the
     # user is resolved only when a row is written.

@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -12,6 +13,51 @@ def ids(messages):
 
 def test_a_correct_configuration_has_no_messages():
     assert [c() for c in checks.ALL_CHECKS] == [[] for _ in checks.ALL_CHECKS]
+
+
+@pytest.fixture(autouse=True)
+def shared_budget_cache(settings):
+    """The budgets in a cache every process shares (never connected to here), as a
+    production site has them; the tests of W012 set their own."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+    settings.CAPTCHALA_CACHE = "shared"
+
+
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_a_per_process_budget_cache_warns_and_names_a_shared_one(settings, backend):
+    settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+    settings.CAPTCHALA_CACHE = "default"
+    messages = checks.check_budget_cache()
+    assert ids(messages) == ["captchala_django.W012"]
+    assert "RedisCache" in messages[0].hint
+    settings.DEBUG = True  # a development server is one process
+    assert checks.check_budget_cache() == []
+
+
+def test_a_shared_budget_cache_is_quiet():
+    assert checks.check_budget_cache() == []
+
+
+def test_the_session_scope_without_session_middleware_warns(settings):
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    messages = checks.check_session_store()
+    assert ids(messages) == ["captchala_django.W011"]
+    assert "'user'" in messages[0].hint and "'ip'" in messages[0].hint
+    settings.CAPTCHALA_DEFAULT_SCOPE = "ip"
+    assert checks.check_session_store() == []
+    settings.CAPTCHALA_DEFAULT_SCOPE = "session"
+    settings.MIDDLEWARE = ["tests.test_checks.OwnSessionMiddleware"]  # a subclass counts
+    assert checks.check_session_store() == []
+
+
+class OwnSessionMiddleware(SessionMiddleware):
+    pass
 
 
 def test_missing_key_and_secret_warn_and_are_errors_for_deploy(settings):
@@ -176,6 +222,18 @@ def test_an_action_the_provider_does_not_know_and_nobody_mapped_warns(settings):
     assert ids(messages) == ["captchala_django.W007"]
     assert "['transfer']" in messages[0].msg
     settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
+    assert checks.check_server_token_actions() == []
+
+
+def test_w007_names_a_drf_views_unmapped_action(settings):
+    """DRF's permission reads ``captchala_action`` per request: the check finds it in
+    the URLconf, at any depth of include()."""
+    pytest.importorskip("rest_framework")
+    settings.ROOT_URLCONF = "tests.urls_drf_action"
+    messages = checks.check_server_token_actions()
+    assert ids(messages) == ["captchala_django.W007"]
+    assert "'wire'" in messages[0].msg
+    settings.CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout", "wire": "checkout"}
     assert checks.check_server_token_actions() == []
 
 
