@@ -279,3 +279,23 @@ def test_the_budget_can_be_switched_off(captchala_sandbox, settings):
         for i in range(25)
     ]
     assert [c.status_code for c in codes] == [403] * 25
+
+
+@pytest.mark.parametrize("door", ["permission", "field"])
+def test_drf_answers_a_spent_budget_with_429(captchala_sandbox, door):
+    pytest.importorskip("rest_framework")
+    from rest_framework.test import APIClient
+
+    url = "/api/transfer/" if door == "permission" else "/api/comments/"
+    codes = [
+        APIClient(REMOTE_ADDR=BOT)
+        .post(url, {"text": "hi", "captchala_token": made_up(i)}, format="json")
+        .status_code
+        for i in range(22)
+    ]
+    assert codes[-2:] == [429, 429] and 429 not in codes[:20]
+    refused = APIClient(REMOTE_ADDR=BOT).post(
+        url, {"text": "hi", "captchala_token": made_up(99)}, format="json"
+    )
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert captchala_sandbox.count("validate") == 20

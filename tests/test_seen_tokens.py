@@ -91,3 +91,11 @@ def test_a_malformed_token_on_a_ridden_request_claims_nothing(captchala_sandbox)
     claims = PassToken.objects.count()
     assert holder.post("/mixin/", {"captchala_token": "not a token"}, **JSON).status_code == 200
     assert PassToken.objects.count() == claims
+
+
+def test_a_ridden_request_cannot_buy_a_ledger_row_per_value_it_carries(captchala_sandbox):
+    holder = _pass_at(HOLDER, captchala_sandbox)
+    before = PassToken.objects.count()
+    values = [f"pt_made-up-{i:05d}-" + "x" * 20 for i in range(500)]
+    assert holder.post("/mixin/", {"captchala_token": values}, **JSON).status_code == 200
+    assert PassToken.objects.count() - before <= 4

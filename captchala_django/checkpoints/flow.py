@@ -111,13 +111,19 @@ def _over_budget(att: Attempt) -> Outcome:
     return finish(att, FailureClass.RATE_LIMITED, code="too_many_attempts")
 
 
+#: Tokens of one request riding a pass that are claimed as seen with it.
+MAX_SHOWN = 4
+
+
 def claim_shown(
     request: HttpRequest, tokens: list[object], scope: ScopeArg = None, route: str | None = None
 ) -> None:
     """Claim for the request's scope each token shown on a request that a pass let
     through: the site has seen them, so anywhere else they are replays (DESIGN §8).
     Best effort: a database that cannot take the claim does not undo the pass."""
-    shown = [str(t) for t in tokens if token_format_error(t) is None]
+    # Capped: a request that rides a pass must not buy a ledger row per value it carries
+    # (an honest one carries one token; the cap covers a body token and a header token).
+    shown = [str(t) for t in tokens[:MAX_SHOWN] if token_format_error(t) is None]
     if not shown:
         return
     try:
