@@ -54,7 +54,8 @@ class CaptchaRateLimited(exceptions.Throttled):
     default_code = "rate_limited"
 
     def __init__(self) -> None:
-        super().__init__(wait=budgets.WINDOW, detail=self.default_detail)
+        # Throttled joins its detail with "Expected available in N seconds.": a str, now.
+        super().__init__(wait=budgets.WINDOW, detail=str(self.default_detail))
 
 
 class CaptchaRequired(exceptions.PermissionDenied):
