@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.dummy import DummyCache
@@ -197,7 +198,7 @@ def spend_issue(request: HttpRequest) -> None:
     counters = [(_Counter("issue", subject), limit) for subject, limit in limits]
     try:
         spent = [
-            (_counted(lambda s, c=c: c.add(s, 1), local_when_down=False), limit)
+            (_counted(partial(c.add, n=1), local_when_down=False), limit)
             for c, limit in counters
         ]
     except _CacheDown:
@@ -229,7 +230,7 @@ class Reservation:
             return
         for counter in self.counters:
             try:
-                _counted(lambda s, c=counter: c.add(s, -1), local_when_down=True)
+                _counted(partial(counter.add, n=-1), local_when_down=True)
             except Exception:  # noqa: BLE001 - giving back is best effort
                 logger.debug("could not give back a reserved validate call")
 
@@ -250,11 +251,11 @@ def reserve_validate(request: HttpRequest | None, holds_pass: Callable[[], bool]
         if subject is None:
             continue
         counter = _Counter("validate", subject)
-        spent = _counted(lambda s, c=counter: c.add(s, 1), local_when_down=True)
+        spent = _counted(partial(counter.add, n=1), local_when_down=True)
         if spent <= budget:
             reservation.counters.append(counter)
             continue
-        _counted(lambda s, c=counter: c.add(s, -1), local_when_down=True)
+        _counted(partial(counter.add, n=-1), local_when_down=True)
         if subject == address and holds_pass():
             continue
         reservation.settle(failed=False)

@@ -20,6 +20,7 @@ from .conf import (
     is_sandbox,
 )
 from .exceptions import ConfigurationError
+from .middleware import REQUEST_CONTEXT_CHECK_ID, check_request_context
 
 MAX_TIMEOUT = 30.0
 MAX_TTL = 7 * 24 * 3600
@@ -50,6 +51,7 @@ class Codes:
     SQLITE_NOT_IMMEDIATE = "captchala_django.W001"
     SESSION_SCOPE_WITHOUT_SESSIONS = "captchala_django.W011"
     BUDGET_CACHE_PER_PROCESS = "captchala_django.W012"
+    NO_REQUEST_CONTEXT = REQUEST_CONTEXT_CHECK_ID
 
 
 def _read(name: str, errors: list[CheckMessage]) -> tuple[bool, Any]:
@@ -468,6 +470,7 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_api_urls,
     check_session_store,
     check_budget_cache,
+    check_request_context,
 ]
 
 

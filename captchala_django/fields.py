@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.forms.boundfield import BoundField
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .middleware import NO_REQUEST_HELP, current_request
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
 from .widgets import CaptchaLaWidget
@@ -17,6 +20,15 @@ if TYPE_CHECKING:
     from django.utils.safestring import SafeString
 
     from .checkpoints import Outcome
+
+logger = logging.getLogger("captchala_django.fields")
+
+
+def _request_of(form: forms.BaseForm | None) -> HttpRequest | None:
+    """The request a form's check runs for: ``form.request`` when the form was given one,
+    else the request being served (:func:`~captchala_django.middleware.current_request`)."""
+    request = getattr(form, "request", None)
+    return request if request is not None else current_request()
 
 
 class _CaptchaLaBoundField(BoundField):
@@ -28,7 +40,16 @@ class _CaptchaLaBoundField(BoundField):
     ) -> SafeString:
         rendered = widget or self.field.widget
         if isinstance(rendered, CaptchaLaWidget):
-            rendered.request = getattr(self.form, "request", None)
+            request = _request_of(self.form)
+            # An unbound form is the page's first render, what its developer sees first:
+            # fail there, loudly. A bound one answers a user's POST, which must never be a
+            # 500: its check has already been refused (see CaptchaLaField.clean).
+            if request is None and not self.form.is_bound:
+                raise ImproperlyConfigured(
+                    f"{type(self.form).__qualname__} has a CaptchaLaField but no request "
+                    f"to check it with: {NO_REQUEST_HELP}."
+                )
+            rendered.request = request
         return super().as_widget(widget, attrs, only_initial)
 
 
@@ -38,9 +59,13 @@ class CaptchaLaField(forms.Field):
     No earlier pass counts: neither a passed checkpoint of the scope nor an
     earlier answer for the same token (a resubmitted token is a replay).
 
-    The form must carry the request as ``form.request``: ``AuthenticationForm``
-    (so ``LoginView`` and the admin login) already does; other forms get it
-    from :class:`~captchala_django.forms.CaptchaLaFormMixin`. The outcome is
+    The request is ``form.request`` (``AuthenticationForm``, so ``LoginView`` and the
+    admin login, carries it; other forms get it from
+    :class:`~captchala_django.forms.CaptchaLaFormMixin`), else the request being served,
+    kept by :class:`~captchala_django.middleware.RequestContextMiddleware` or by
+    django-allauth's ``AccountMiddleware``. With none, the form's first render raises
+    ``ImproperlyConfigured`` and a submission is refused (never accepted, no provider
+    call; logged at ERROR). The outcome is
     kept: a second ``clean()`` makes no provider call, and
     ``form.captchala_outcome`` exposes it. When the check fails, the form's own
     ``clean()`` is skipped, so ``AuthenticationForm`` checks no password and the
@@ -52,6 +77,7 @@ class CaptchaLaField(forms.Field):
         "required": _("Please complete the check."),
         "invalid": _("The check was not passed. Please try again."),
         "unavailable": _("The check could not be completed right now. Please try again."),
+        "rate_limited": _("Too many attempts; try again in a minute."),
     }
 
     def __init__(
@@ -86,34 +112,42 @@ class CaptchaLaField(forms.Field):
         from .checkpoints import skips_check  # models: import once the app registry is ready
 
         form = self._form
+        request = _request_of(form)
         if value is MULTIPLE_TOKENS:
             self._failed(form)
             raise ValidationError(self.error_messages["invalid"], code="invalid")
-        if value in self.empty_values and not skips_check(getattr(form, "request", None)):
+        if value in self.empty_values and not skips_check(request):
             self._failed(form)
             raise ValidationError(self.error_messages["required"], code="required")
-        outcome = self._verify(form, value)
+        if request is None:
+            # The site's mistake, not the user's: refused (a check that cannot run never
+            # passes), said to the site in the log, and never a 500 on the user's POST.
+            logger.error(
+                "%s has a CaptchaLaField but no request to check it with, so its "
+                "submission was refused: %s.",
+                type(form).__qualname__ if form is not None else "A form",
+                NO_REQUEST_HELP,
+            )
+            self._failed(form)
+            raise ValidationError(self.error_messages["unavailable"], code="unavailable")
+        outcome = self._verify(request, value)
         if form is not None:
             # Published on the form (documented); BaseForm declares no such field.
             form.captchala_outcome = outcome  # type: ignore[attr-defined]
         if outcome.allowed:
             return value
         self._failed(form)
+        if outcome.rate_limited:
+            raise ValidationError(self.error_messages["rate_limited"], code="rate_limited")
         if outcome.retry_later:
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         raise ValidationError(self.error_messages["invalid"], code="invalid")
 
-    def _verify(self, form: forms.BaseForm | None, value: Any) -> Outcome:
+    def _verify(self, request: HttpRequest, value: Any) -> Outcome:
         if self._verdict is not None and self._verdict[0] == value:
             return self._verdict[1]
         from .checkpoints import verify_and_record
 
-        request = getattr(form, "request", None)
-        if request is None:
-            raise ImproperlyConfigured(
-                "CaptchaLaField needs the request: use it in an AuthenticationForm, or add "
-                "CaptchaLaFormMixin to the form and pass request=request."
-            )
         # This submission's own token, every time: a pass covers one submission.
         outcome = verify_and_record(
             request, value, self.scope, self.action, reuse=False, max_risk=self.max_risk

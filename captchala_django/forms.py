@@ -12,7 +12,9 @@ class CaptchaLaFormMixin:
 
     ``class ContactForm(CaptchaLaFormMixin, forms.Form): captcha = CaptchaLaField()``
     then ``ContactForm(request.POST, request=request)``. Not needed for
-    ``AuthenticationForm`` subclasses, which take the request already.
+    ``AuthenticationForm`` subclasses, which take the request already, nor on a site
+    with :class:`~captchala_django.middleware.RequestContextMiddleware`, where the field
+    finds the request being served; a request given here comes first.
     """
 
     def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any):

@@ -32,7 +32,7 @@ def issue(request: HttpRequest, action: str) -> ServerToken:
     ``BudgetExceeded`` (``BudgetUnavailable`` when the budget cannot be counted) or
     a :class:`~captchala_django.exceptions.CaptchaLaError`.
     """
-    cache = request.__dict__.setdefault("_captchala_server_tokens", {})
+    cache: dict[str, ServerToken] = request.__dict__.setdefault("_captchala_server_tokens", {})
     if action not in cache:
         spend_issue(request)
         cache[action] = CaptchaLaClient().issue_server_token(

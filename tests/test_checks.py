@@ -16,9 +16,14 @@ def test_a_correct_configuration_has_no_messages():
 
 
 @pytest.fixture(autouse=True)
-def shared_budget_cache(settings):
-    """The budgets in a cache every process shares (never connected to here), as a
-    production site has them; the tests of W012 set their own."""
+def production_like(settings):
+    """The budgets in a cache every process shares (never connected to here), and the
+    request context kept for forms, as a production site has them; the tests of W011,
+    W012 and W013 set their own."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "captchala_django.middleware.RequestContextMiddleware",
+    ]
     settings.CACHES = {
         **settings.CACHES,
         "shared": {

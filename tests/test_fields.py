@@ -171,7 +171,7 @@ def test_a_failed_check_skips_the_forms_own_clean(captchala_sandbox):
     assert not hasattr(form, "clean_ran")
 
 
-def test_a_form_without_the_request_says_how_to_fix_it():
+def test_a_form_without_the_request_is_refused_and_says_how_to_fix_it(caplog):
     from django import forms
 
     from captchala_django.fields import CaptchaLaField
@@ -179,5 +179,9 @@ def test_a_form_without_the_request_says_how_to_fix_it():
     class Bare(forms.Form):
         captcha = CaptchaLaField()
 
+    form = Bare({"captchala_token": FORGED})
+    assert not form.is_valid()
+    assert [e.code for e in form.errors.as_data()["captcha"]] == ["unavailable"]
+    assert any("RequestContextMiddleware" in r.getMessage() for r in caplog.records)
     with pytest.raises(ImproperlyConfigured, match="CaptchaLaFormMixin"):
-        Bare({"captchala_token": FORGED}).is_valid()
+        str(Bare()["captcha"])

@@ -39,6 +39,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Keeps the request for forms that are not given it (a CaptchaLaField finds it there).
+    "captchala_django.middleware.RequestContextMiddleware",
     # Last, so that it sees what the views and their templates raise.
     "demo.middleware.DatabaseUnavailableMiddleware",
 ]
