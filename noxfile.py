@@ -101,7 +101,8 @@ def tests(session: nox.Session, django: str, db: str, browser: bool) -> None:
     if browser:
         if not shutil.which(CHROMIUM):
             session.error(f"no Chromium at {CHROMIUM} for the browser test: run `make chromium`")
-        groups.append("e2e")
+        # The browser cell also carries the optional integrations (django-allauth).
+        groups += ["e2e", "integrations"]
     _install(
         session,
         "-e",
