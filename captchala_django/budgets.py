@@ -19,8 +19,8 @@ Counts live in Django's cache ``CAPTCHALA_CACHE`` (use a shared one, such as
 Redis, with several processes: system check W014 says so). A budget holds
 whatever that cache does:
 
-* a cache that counts nothing (``DummyCache``) is replaced by a counter in this
-  process's memory;
+* a cache that counts nothing (``DummyCache``, or any cache that loses a key it
+  just took) is replaced by a counter in this process's memory;
 * a cache that is down refuses server tokens (the widget works without one) and
   counts validate calls in this process's memory, so logins go on; one WARNING is
   logged per outage, not per request.
@@ -88,6 +88,10 @@ class _CacheDown(Exception):
     pass
 
 
+class _CountsNothing(Exception):
+    """The cache took a key and lost it at once (``DummyCache`` and its like)."""
+
+
 # --------------------------------------------------------------------------- who
 
 
@@ -133,9 +137,11 @@ class _Counter:
         store.add(self.key, 0, timeout=WINDOW * 2)
         try:
             current = int(store.incr(self.key, n))
-        except ValueError:  # evicted between add() and incr()
-            current = max(n, 0)
-            store.set(self.key, current, timeout=WINDOW * 2)
+        except ValueError:  # the key is gone right after add(): the cache keeps nothing
+            raise _CountsNothing from None
+        if current < 0:
+            # A give-back after the count was evicted: never bank a credit.
+            current = int(store.incr(self.key, -current))
         return current + self._previous(store)
 
     def _previous(self, store: BaseCache) -> float:
@@ -154,6 +160,15 @@ def _store() -> BaseCache:
     return _local if isinstance(cache, DummyCache) else cache
 
 
+def _in_process(work: Callable[[BaseCache], float]) -> float:
+    """``work`` on this process's own count (bounded in entries: an entry culled between
+    two steps of one count lets that one call through uncounted, never a 500)."""
+    try:
+        return work(_local)
+    except _CountsNothing:
+        return 0.0
+
+
 def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> float:
     """Run ``work`` on the budget's store. When the cache is down: log once per outage,
     then count in this process (``local_when_down``) or raise ``_CacheDown``."""
@@ -161,9 +176,10 @@ def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> fl
     store = _store()
     try:
         value = work(store)
+    except _CountsNothing:
+        # A cache that counts nothing would turn the budget off: count here instead.
+        return _in_process(work)
     except Exception as exc:  # any cache client's error: the budget must not be a 500
-        if store is _local:
-            raise
         with _outage_lock:
             first, _outage = not _outage, True
         if first:
@@ -175,7 +191,7 @@ def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> fl
             )
         if not local_when_down:
             raise _CacheDown from exc
-        return work(_local)
+        return _in_process(work)
     if _outage:
         with _outage_lock:
             recovered, _outage = _outage, False

@@ -9,6 +9,7 @@ import logging
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.test import Client
 
 from captchala_django import budgets
@@ -299,3 +300,37 @@ def test_drf_answers_a_spent_budget_with_429(captchala_sandbox, door):
     )
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert captchala_sandbox.count("validate") == 20
+
+
+class ForgetfulCache(LocMemCache):
+    """A cache that takes every key and keeps none (as a cache under heavy eviction, or a
+    stub a site wrote, would): not DummyCache, and the budget must hold all the same."""
+
+    def add(self, key, value, timeout=None, version=None):
+        return True
+
+    def get(self, key, default=None, version=None):
+        return default
+
+
+def test_any_cache_that_keeps_nothing_still_holds_the_budget(captchala_sandbox, settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "forgetful": {"BACKEND": "tests.test_budgets.ForgetfulCache"},
+    }
+    settings.CAPTCHALA_CACHE = "forgetful"
+    codes = [
+        Client(REMOTE_ADDR=BOT).post("/transfer/", {"captchala_token": made_up(i)}, **JSON)
+        for i in range(25)
+    ]
+    assert [c.status_code for c in codes].count(429) == 5
+    assert captchala_sandbox.count("validate") == 20
+
+
+def test_a_give_back_after_eviction_banks_no_credit():
+    store = budgets._local
+    counter = budgets._Counter("validate", "someone", now=7_000_000.0)
+    counter.add(store, 1)
+    store.delete(counter.key)  # evicted while the check ran
+    assert counter.add(store, -1) == 0
+    assert counter.add(store, 1) == 1  # not 0: no credit was banked
