@@ -6,7 +6,9 @@ sandbox, and the example project under gunicorn (4 sync workers) and uvicorn; dr
 users and bots at them from separate client processes over real HTTP while faults
 are injected on a schedule; then checks the invariants and prints the figures. The
 last line is the summary; the exit status is 1 when an invariant failed, 2 when the
-soak could not run. Every process it starts is stopped by its pid, even on failure.
+soak could not run. Every process it starts is stopped by its pid, even on failure; a
+client process still running 30 s after the load's end is killed and reported, with its
+threads' stacks.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from . import faults, invariants, load, mutants, services
+from . import clients, faults, invariants, load, mutants, services
 
 TIMEOUT = 2.0
 CLAIM_MARGIN = 2.0
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             victim_log_path=str(logdir / "victim.jsonl"),
         )
         ctx = multiprocessing.get_context("spawn")
-        clients = load.start_clients(
+        processes = clients.start_clients(
             ctx,
             logdir=str(logdir),
             gunicorn=svc.url("gunicorn"),
@@ -130,11 +132,12 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         )
         schedule.start()
         _say(
-            f"soak: load for {args.duration:.0f} s from {len(load.PLAN)} client processes; "
+            f"soak: load for {args.duration:.0f} s from {len(clients.PLAN)} client processes; "
             "faults: " + ", ".join(f"{s.name} at +{s.at:.0f} s" for s in schedule.steps)
         )
-        problems = load.join_clients(clients, deadline=stop_at + 30)
-        schedule.join(timeout=max(1.0, stop_at + 30 - time.time()))
+        deadline = stop_at + clients.STOP_GRACE
+        problems = clients.join_clients(processes, deadline=deadline, logdir=str(logdir))
+        schedule.join(timeout=max(1.0, deadline - time.time()))
         schedule.stop()
         ended = time.time()
 

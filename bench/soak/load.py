@@ -1,4 +1,5 @@
-"""The client processes: simulated users and bots over real HTTP.
+"""What the client processes do (``clients.py`` starts them): simulated users and bots
+over real HTTP.
 
 HTTP goes through ``requests``, already a runtime dependency of the package: no other
 client library. One ``requests.Session`` per simulated user is that user's cookie jar
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -96,6 +97,10 @@ def made_up_token() -> str:
     return "pt_" + secrets.token_urlsafe(24)
 
 
+class Stopped(Exception):
+    """The load is over: the scenario ends here instead of sending another request."""
+
+
 @dataclass
 class Result:
     status: int | None
@@ -129,15 +134,23 @@ class JsonlLog:
 class Http:
     """Sends one request, measures it, parses what the invariants need, logs it."""
 
-    def __init__(self, log: JsonlLog, sandbox: str) -> None:
+    def __init__(self, log: JsonlLog, sandbox: str, stop_at: float = float("inf")) -> None:
         self.log = log
         self.sandbox = sandbox
+        self.stop_at = stop_at
         self._mint = requests.Session()
         self._mint.trust_env = False
         self._mint_lock = threading.Lock()
 
+    def _may_start(self) -> None:
+        # A scenario begun just before the stop time ends at its next step: its chain of
+        # requests (page, mint, submit, burst ...) must not run on past the stop.
+        if time.time() >= self.stop_at:
+            raise Stopped
+
     def mint(self, scenario: str, user: str, action: str = "transfer") -> str:
         """A pass token from the sandbox, as a browser's solved check would give."""
+        self._may_start()
         started = time.time()
         with self._mint_lock:
             reply = self._mint.post(
@@ -183,6 +196,7 @@ class Http:
         forged_session: bool = False,
         **kwargs: Any,
     ) -> Result:
+        self._may_start()
         sent_session = session.cookies.get("sessionid")
         cookie_header = kwargs.get("headers", {}).get("Cookie", "")
         if "sessionid=" in cookie_header:
@@ -265,7 +279,7 @@ class Client:
         self.cfg = cfg
         self.used_tokens = used_tokens
         self.log = JsonlLog(cfg.log_path, cfg.name, cfg.role)
-        self.http = Http(self.log, cfg.sandbox)
+        self.http = Http(self.log, cfg.sandbox, cfg.stop_at)
         self.pool = ThreadPoolExecutor(max_workers=8 * max(cfg.threads, 1))
         self._counter = 0
         self._lock = threading.Lock()
@@ -337,6 +351,8 @@ class Client:
             n += 1
             try:
                 target(thread, n)
+            except Stopped:
+                return
             except Exception as exc:
                 self.log.write(
                     {
@@ -809,77 +825,6 @@ class Client:
             )
             session.close()
         self.pause(0.05, 0.15)
-
-
-def client_main(cfg: dict[str, Any], used_tokens: Any) -> None:
-    """The entry point of one client process."""
-    Client(ClientConfig(**cfg), used_tokens).run()
-
-
-PLAN = [
-    # (role, threads)
-    ("wsgi_users", 3),
-    ("asgi_users", 2),
-    ("api_users", 2),
-    ("bots_tokens", 2),
-    ("bots_replay", 1),
-    ("bots_flood", 2),
-]
-
-
-def start_clients(
-    ctx: Any,
-    *,
-    logdir: str,
-    gunicorn: str,
-    uvicorn: str,
-    sandbox: str,
-    start_at: float,
-    stop_at: float,
-    seed: int,
-) -> list[Any]:
-    """Start the client processes (one per role); they stop by themselves at ``stop_at``."""
-    used_tokens = ctx.Queue(maxsize=2000)
-    processes = []
-    for index, (role, threads) in enumerate(PLAN):
-        cfg = ClientConfig(
-            name=f"c{index}-{role}",
-            role=role,
-            index=index,
-            threads=threads,
-            gunicorn=gunicorn,
-            uvicorn=uvicorn,
-            sandbox=sandbox,
-            start_at=start_at,
-            stop_at=stop_at,
-            log_path=f"{logdir}/c{index}-{role}.jsonl",
-            seed=seed + index,
-        )
-        process = ctx.Process(
-            target=client_main, args=(asdict(cfg), used_tokens), name=cfg.name, daemon=True
-        )
-        process.start()
-        processes.append(process)
-    processes.append(used_tokens)  # kept alive with the processes; see join_clients
-    return processes
-
-
-def join_clients(processes: list[Any], deadline: float) -> list[str]:
-    """Wait for the client processes (killing any still there at ``deadline``); the names
-    of those that did not finish cleanly."""
-    *procs, used_tokens = processes
-    problems = []
-    for process in procs:
-        process.join(timeout=max(0.1, deadline - time.time()))
-        if process.is_alive():
-            problems.append(f"{process.name} still running at the deadline: killed")
-            process.kill()
-            process.join(timeout=5)
-        elif process.exitcode != 0:
-            problems.append(f"{process.name} exited with {process.exitcode}")
-    used_tokens.cancel_join_thread()
-    used_tokens.close()
-    return problems
 
 
 def flood_probe(
