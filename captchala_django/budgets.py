@@ -34,10 +34,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TypeVar
 
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import BaseMemcachedCache
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
@@ -47,6 +50,7 @@ from .ip import address_block, get_client_ip
 from .scopes import session_key_of
 
 logger = logging.getLogger("captchala_django.budgets")
+_T = TypeVar("_T")
 
 #: The budgets' window, in seconds.
 WINDOW = 60
@@ -144,6 +148,10 @@ class _Counter:
             current = int(store.incr(self.key, -current))
         return current + self._previous(store)
 
+    def first_refusal(self, store: BaseCache) -> bool:
+        """Whether this is the subject's first refusal in this minute (one ``add``)."""
+        return bool(store.add(self.key + ":refused", 1, timeout=WINDOW))
+
     def _previous(self, store: BaseCache) -> float:
         share = 1 - (self.now % WINDOW) / WINDOW
         return float(store.get(self.previous_key, 0)) * share
@@ -160,25 +168,36 @@ def _store() -> BaseCache:
     return _local if isinstance(cache, DummyCache) else cache
 
 
-def _in_process(work: Callable[[BaseCache], float]) -> float:
+#: Caches whose ``incr`` is atomic (one server-side operation, or a lock of their own).
+#: Django's default ``incr`` (DatabaseCache, FileBasedCache) is a get then a set: counts
+#: made in parallel are lost, so this process serialises its own (W012 says the rest).
+_ATOMIC = (LocMemCache, RedisCache, BaseMemcachedCache)
+_nonatomic_lock = threading.Lock()
+
+
+def _in_process(work: Callable[[BaseCache], _T], fallback: _T) -> _T:
     """``work`` on this process's own count (bounded in entries: an entry culled between
-    two steps of one count lets that one call through uncounted, never a 500)."""
+    two steps of one count gives ``fallback``, never a 500)."""
     try:
         return work(_local)
     except _CountsNothing:
-        return 0.0
+        return fallback
 
 
-def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> float:
+def _counted(work: Callable[[BaseCache], _T], fallback: _T, *, local_when_down: bool) -> _T:
     """Run ``work`` on the budget's store. When the cache is down: log once per outage,
     then count in this process (``local_when_down``) or raise ``_CacheDown``."""
     global _outage
     store = _store()
     try:
-        value = work(store)
+        if isinstance(store, _ATOMIC):
+            value = work(store)
+        else:
+            with _nonatomic_lock:
+                value = work(store)
     except _CountsNothing:
         # A cache that counts nothing would turn the budget off: count here instead.
-        return _in_process(work)
+        return _in_process(work, fallback)
     except Exception as exc:  # any cache client's error: the budget must not be a 500
         with _outage_lock:
             first, _outage = not _outage, True
@@ -191,7 +210,7 @@ def _counted(work: Callable[[BaseCache], float], *, local_when_down: bool) -> fl
             )
         if not local_when_down:
             raise _CacheDown from exc
-        return _in_process(work)
+        return _in_process(work, fallback)
     if _outage:
         with _outage_lock:
             recovered, _outage = _outage, False
@@ -214,7 +233,7 @@ def spend_issue(request: HttpRequest) -> None:
     counters = [(_Counter("issue", subject), limit) for subject, limit in limits]
     try:
         spent = [
-            (_counted(partial(c.add, n=1), local_when_down=False), limit)
+            (_counted(partial(c.add, n=1), 0.0, local_when_down=False), limit)
             for c, limit in counters
         ]
     except _CacheDown:
@@ -236,27 +255,41 @@ def spend_issue(request: HttpRequest) -> None:
 
 @dataclass
 class Reservation:
-    """Validate calls reserved before the provider is asked; given back unless the
-    check failed (a budget of failures)."""
+    """Validate calls reserved before the provider is asked: kept when the check failed
+    with a provider call (or claimed a token shown with a pass), given back otherwise."""
 
     counters: list[_Counter] = field(default_factory=list)
 
-    def settle(self, failed: bool) -> None:
-        if failed:
+    def settle(self, keep: bool) -> None:
+        if keep:
             return
         for counter in self.counters:
             try:
-                _counted(partial(counter.add, n=-1), local_when_down=True)
+                _counted(partial(counter.add, n=-1), 0.0, local_when_down=True)
             except Exception:  # noqa: BLE001 - giving back is best effort
                 logger.debug("could not give back a reserved validate call")
+        self.counters.clear()
 
 
-def reserve_validate(request: HttpRequest | None, holds_pass: Callable[[], bool]) -> Reservation:
+class ValidateBudgetExceeded(BudgetExceeded):
+    """The client's budget of failed checks is spent. ``first``: the first refusal of
+    this client in this minute (the one worth a database record; the rest are logged)."""
+
+    def __init__(self, retry_after: int, first: bool) -> None:
+        super().__init__(retry_after, "validate budget used up")
+        self.first = first
+
+
+def reserve_validate(
+    request: HttpRequest | None, holds_own_pass: Callable[[], bool]
+) -> Reservation:
     """Reserve one validate call for the request's client, atomically (parallel
-    requests cannot all slip under the budget), or raise ``BudgetExceeded``.
+    requests cannot all slip under the budget), or raise ``ValidateBudgetExceeded``.
 
-    The session's count always applies; the address's does not to a client that
-    ``holds_pass()`` (asked only when the address is over its budget).
+    The session's count always applies. The address's does not to a client with a
+    session that ``holds_own_pass()`` (a pass bound to it, asked only when the address
+    is over its budget): a neighbour's flood must not block it, and its session's count
+    still bounds it. A client without a session has only its address's count.
     """
     budget = int(app_settings.VALIDATE_BUDGET or 0)
     reservation = Reservation()
@@ -267,14 +300,14 @@ def reserve_validate(request: HttpRequest | None, holds_pass: Callable[[], bool]
         if subject is None:
             continue
         counter = _Counter("validate", subject)
-        spent = _counted(partial(counter.add, n=1), local_when_down=True)
+        spent = _counted(partial(counter.add, n=1), 0.0, local_when_down=True)
         if spent <= budget:
             reservation.counters.append(counter)
             continue
-        _counted(partial(counter.add, n=-1), local_when_down=True)
-        if subject == address and holds_pass():
+        _counted(partial(counter.add, n=-1), 0.0, local_when_down=True)
+        if subject == address and session is not None and holds_own_pass():
             continue
-        reservation.settle(failed=False)
-        # Logged (and recorded) by the check as its decision, class ``rate_limited``.
-        raise BudgetExceeded(retry_after(counter.now), "validate budget used up")
+        reservation.settle(keep=False)
+        first = _counted(counter.first_refusal, False, local_when_down=True)
+        raise ValidateBudgetExceeded(retry_after(counter.now), first)
     return reservation

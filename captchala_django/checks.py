@@ -412,9 +412,12 @@ def _installed(middleware: str) -> bool:
 
 def check_budget_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """The budgets count in ``CAPTCHALA_CACHE``: a cache that lives per process (or counts
-    nothing, and is replaced by one that does) gives each process a budget of its own.
+    nothing, and is replaced by one that does) gives each process a budget of its own,
+    and one whose ``incr`` is not atomic loses counts made at once by several processes.
     Quiet with ``DEBUG`` on (a development server is one process)."""
+    from django.core.cache.backends.db import DatabaseCache
     from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.filebased import FileBasedCache
     from django.core.cache.backends.locmem import LocMemCache
 
     messages: list[CheckMessage] = []
@@ -426,17 +429,29 @@ def check_budget_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
         backend = import_string(config.get("BACKEND", ""))
     except ImportError:  # Django reports a cache that does not import
         return messages
-    if isinstance(backend, type) and issubclass(backend, (LocMemCache, DummyCache)):
-        messages.append(
-            Warning(
-                f"CAPTCHALA_CACHE ({alias!r}) is {backend.__name__}, which each process keeps "
-                "for itself: with several workers, each one spends its own budget of server "
-                "tokens and failed checks per client.",
-                hint="Point CAPTCHALA_CACHE at a cache all processes share, such as "
-                "django.core.cache.backends.redis.RedisCache or PyMemcacheCache.",
-                id=Codes.BUDGET_CACHE_PER_PROCESS,
-            )
+    if not isinstance(backend, type):
+        return messages
+    if issubclass(backend, (LocMemCache, DummyCache)):
+        problem = (
+            "which each process keeps for itself: with several workers, each one spends "
+            "its own budget of server tokens and failed checks per client"
         )
+    elif issubclass(backend, (DatabaseCache, FileBasedCache)):
+        problem = (
+            "whose incr() is a read then a write: requests counted at once in several "
+            "processes lose each other's counts, and slip under the budget together"
+        )
+    else:
+        return messages
+    messages.append(
+        Warning(
+            f"CAPTCHALA_CACHE ({alias!r}) is {backend.__name__}, {problem}.",
+            hint="Point CAPTCHALA_CACHE at a cache all processes share and that counts "
+            "atomically, such as django.core.cache.backends.redis.RedisCache or "
+            "PyMemcacheCache.",
+            id=Codes.BUDGET_CACHE_PER_PROCESS,
+        )
+    )
     return messages
 
 

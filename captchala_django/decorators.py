@@ -237,7 +237,8 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
 
     # A POST back from the challenge page of a request that could not be resubmitted
     # (a GET): checked, then sent back to the same URL. Only an unguarded method's POST
-    # is read for it before the fast path: a guarded one's body waits for a miss.
+    # is read for it here; a guarded one's body is read by the guard, for its token
+    # (verified on a miss, claimed as seen on a ridden pass).
     guarded = opts.guards(request.method)
     if not guarded and not (request.method == "POST" and RETURN_FIELD in body()):
         return None

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 
+#: Set on a request once one of its items failed the check.
+_ITEM_FAILED = "_captchala_item_failed"
+
+
 class CaptchaUnavailable(exceptions.APIException):
     """503: CaptchaLa could not be asked (or the check could not be recorded)."""
 
@@ -139,10 +143,18 @@ class CaptchaLaTokenField(serializers.CharField):
         request = self.context.get("request")
         if request is None:
             raise RuntimeError("CaptchaLaTokenField needs the request in the context")
-        # This submission's own token, every time: a pass covers one submission.
-        outcome = verify_and_record(
-            request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
-        )
+        if getattr(request, _ITEM_FAILED, False):
+            # An item of this request failed its check, so the request is refused whatever
+            # the others hold: they are not checked (no provider call, no rows), and a
+            # list of a thousand items costs one check, not a thousand.
+            outcome = Outcome(allowed=False, failure_class="validation", code="not_checked")
+        else:
+            # This submission's own token, every time: a pass covers one submission.
+            outcome = verify_and_record(
+                request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
+            )
+            if not outcome.allowed:
+                setattr(request, _ITEM_FAILED, True)
         if self.parent is not None:
             # Published on the serializer (documented); BaseSerializer declares no such field.
             self.parent.captchala_outcome = outcome  # type: ignore[attr-defined]

@@ -84,7 +84,8 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
 
     1. a passed, unexpired checkpoint of the scope lets it through (one query; a
        database error there falls through to the token); a token the request
-       carries anyway is claimed for this scope, so that it is a replay anywhere else;
+       carries anyway is claimed for this scope, so that it is a replay anywhere else
+       (within the client's budget: past it, limited);
     2. otherwise the request's own token is verified and recorded;
     3. no token (and no staff skip), several tokens, or a failed check: a
        challenge; no answer from the provider (or the database): unavailable;
@@ -97,8 +98,12 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
         logger.warning("checkpoint lookup failed (%s); verifying the token", type(exc).__name__)
         passed = None
     if passed is not None:
+        if not claim_shown(request, request_tokens(request, body()), options.scope):
+            request.captchala = Outcome(
+                allowed=False, failure_class="rate_limited", code="too_many_attempts"
+            )
+            return Verdict(LIMITED, request.captchala)
         request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
-        claim_shown(request, request_tokens(request, body()), options.scope)
         return Verdict(ALLOW, request.captchala)
     read = read_token(request, body())
     if read.conflict:

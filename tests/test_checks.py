@@ -34,7 +34,10 @@ def production_like(settings):
     settings.CAPTCHALA_CACHE = "shared"
 
 
-@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+@pytest.mark.parametrize(
+    "backend",
+    ["locmem.LocMemCache", "dummy.DummyCache", "db.DatabaseCache", "filebased.FileBasedCache"],
+)
 def test_a_per_process_budget_cache_warns_and_names_a_shared_one(settings, backend):
     settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
     settings.CAPTCHALA_CACHE = "default"

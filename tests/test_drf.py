@@ -7,7 +7,7 @@ pytest.importorskip("rest_framework")
 
 from rest_framework.test import APIClient  # noqa: E402
 
-from captchala_django.models import Checkpoint  # noqa: E402
+from captchala_django.models import Checkpoint, CheckpointEvent  # noqa: E402
 from tests.helpers import FORGED, checkpoint_lookups, run_threads  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
@@ -268,3 +268,23 @@ def test_validating_one_serializer_twice_makes_one_call(captchala_sandbox):
     assert serializer.captchala_outcome.allowed
     assert serializer.captchala_outcome.checkpoint.status == "passed"
     assert captchala_sandbox.calls_for(token) == 1
+
+
+def test_one_api_request_cannot_make_the_site_write_a_row_per_item(captchala_sandbox):
+    """Once an item of a request fails its check the request is refused, so the other
+    items are not checked: a malformed token costs no provider call and no budget, and
+    must not cost a record per item either."""
+    items = [{"text": "x", "captchala_token": "not a token"} for _ in range(500)]
+    before = CheckpointEvent.objects.count()
+    response = APIClient().post("/api/bulk-notes/", items, format="json")
+    assert response.status_code == 400
+    assert captchala_sandbox.count("validate") == 0
+    assert CheckpointEvent.objects.count() - before <= 20
+
+    tokens = [captchala_sandbox.mint_pass_token("comment") for _ in range(3)]
+    items = [{"text": "x", "captchala_token": FORGED}] + [
+        {"text": "x", "captchala_token": t} for t in tokens
+    ]
+    response = APIClient().post("/api/bulk-notes/", items, format="json")
+    assert response.status_code == 400
+    assert [captchala_sandbox.calls_for(t) for t in tokens] == [0, 0, 0]  # still good

@@ -99,3 +99,42 @@ def test_a_ridden_request_cannot_buy_a_ledger_row_per_value_it_carries(captchala
     values = [f"pt_made-up-{i:05d}-" + "x" * 20 for i in range(500)]
     assert holder.post("/mixin/", {"captchala_token": values}, **JSON).status_code == 200
     assert PassToken.objects.count() - before <= 4
+
+
+def test_a_pass_holder_cannot_make_the_site_store_unbounded_ledger_rows(captchala_sandbox):
+    """Riding a pass, each new claim of a token shown with it is a ledger row (kept for
+    CAPTCHALA_LEDGER_TTL): one solve must not buy rows at whatever rate a bot can send."""
+    holder = Client(REMOTE_ADDR=HOLDER)
+    token = captchala_sandbox.mint_pass_token("transfer")
+    assert holder.post("/mixin/", {"captchala_token": token}, **JSON).status_code == 200
+    before = PassToken.objects.count()
+    codes = []
+    for i in range(50):
+        values = [_made_up(4 * i + k) for k in range(4)]
+        codes.append(holder.post("/mixin/", {"captchala_token": values}, **JSON).status_code)
+    # A client's new claims are budgeted like its failed checks (20 a minute), not by its
+    # request rate: past the budget the request is refused, its tokens never left unclaimed.
+    assert PassToken.objects.count() - before <= 20
+    assert codes[:5] == [200] * 5 and set(codes[5:]) == {429}
+    # The same token shown again makes no new row, and costs nothing.
+    assert holder.post("/mixin/", {}, **JSON).status_code == 200
+
+
+def _made_up(i: int) -> str:
+    return f"pt_made-up-{i:04d}-" + "x" * 24
+
+
+def test_verify_and_records_fast_path_budgets_its_seen_claims_too(captchala_sandbox):
+    """The same bound through ``verify_and_record`` (on PostgreSQL the claim is made in
+    the fast path's own statement, and taken back when the budget refuses it)."""
+    first = captchala_sandbox.mint_pass_token("transfer")
+    assert verify_and_record(make_request(HOLDER), first, scope="ip", route="r").allowed
+    before = PassToken.objects.count()
+    outcomes = [
+        verify_and_record(make_request(HOLDER), _made_up(i), scope="ip", route="r")
+        for i in range(30)
+    ]
+    assert [o.code for o in outcomes[:20]] == ["checkpoint_passed"] * 20
+    assert {(o.allowed, o.failure_class) for o in outcomes[20:]} == {(False, "rate_limited")}
+    assert PassToken.objects.count() - before == 20
+    assert captchala_sandbox.count("validate") == 1

@@ -84,31 +84,71 @@ def verify_and_record(
     if answered is not None:
         return answered
     with ledger.in_flight(att):
+        # Only once the claim is ours, so that duplicates of one submission (answered by
+        # the ledger) never spend the budget; a refused token's claim is released.
         try:
-            reservation = budgets.reserve_validate(att.request, lambda: _holds_pass(att))
-        except budgets.BudgetExceeded:
-            return _over_budget(att)
+            reservation = budgets.reserve_validate(att.request, lambda: _holds_own_pass(att))
+        except budgets.ValidateBudgetExceeded as exc:
+            return _over_budget(att, exc.first)
         outcome = _verify(att, token)
     # A budget of failures: a check that passed (or made no provider call) is given back.
-    reservation.settle(failed=outcome.provider_called and outcome.failure_class is not None)
+    reservation.settle(keep=outcome.provider_called and outcome.failure_class is not None)
     return outcome
 
 
-def _holds_pass(att: Attempt) -> bool:
-    """Whether the client holds a live pass of this scope (then its address's validate
+#: Scope kinds whose pass is bound to one client (its session, its user), not to what
+#: it shares with others (an address) or to what a resolver says.
+OWN_PASS_KINDS = frozenset({"session", "user"})
+
+
+def _holds_own_pass(att: Attempt) -> bool:
+    """Whether the client holds a live pass bound to it (then its address's validate
     budget does not apply: a neighbour's flood must not block it)."""
+    if att.scope.kind not in OWN_PASS_KINDS or att.scope.anonymous:
+        return False
     try:
         return fetch_passed(att.db, att.scope.key) is not None
     except DatabaseError:
         return False
 
 
-def _over_budget(att: Attempt) -> Outcome:
-    """The client's budget of failed checks is spent: refused without a provider call.
-    The token was never judged, so its claim is released (class ``rate_limited``, not
-    ``validation``)."""
+_LIMITED = Outcome(
+    allowed=False,
+    failure_class=str(FailureClass.RATE_LIMITED),
+    code="too_many_attempts",
+    persisted=False,
+)
+
+
+def _over_budget(att: Attempt, first: bool) -> Outcome:
+    """The client's budget of failed checks is spent: refused without a provider call,
+    and the claim released (the token was never judged: class ``rate_limited``, not
+    ``validation``). The client's first refusal in a minute is recorded; the rest are
+    logged only, so that a flood past the budget adds no rows."""
     att.release = True
-    return finish(att, FailureClass.RATE_LIMITED, code="too_many_attempts")
+    if first:
+        return finish(att, FailureClass.RATE_LIMITED, code=_LIMITED.code)
+    ledger.settle_after_failure(att, _LIMITED)  # releases the claim, keeps no row
+    return _decided(att, _LIMITED, None)
+
+
+def _seen_within_budget(att: Attempt, dialect: str, inserted: bool | None = None) -> bool:
+    """Claim the token as seen with the pass that answered, charged to the client's
+    validate budget: each new claim is a ledger row. ``inserted``: the claim was already
+    made (PostgreSQL's combined statement); None: make it here. False when the budget
+    refused it: then nothing is kept (the request is refused, never let through with a
+    token left unclaimed)."""
+    own = att.scope.kind in OWN_PASS_KINDS  # it rides its pass: it holds one
+    try:
+        reservation = budgets.reserve_validate(att.request, lambda: own)
+    except budgets.ValidateBudgetExceeded:
+        if inserted:
+            ledger.unclaim_seen(att)
+        return False
+    if inserted is None:
+        inserted = ledger.claim_seen(att, dialect)
+    reservation.settle(keep=inserted)
+    return True
 
 
 #: Tokens of one request riding a pass that are claimed as seen with it.
@@ -117,23 +157,31 @@ MAX_SHOWN = 4
 
 def claim_shown(
     request: HttpRequest, tokens: list[object], scope: ScopeArg = None, route: str | None = None
-) -> None:
+) -> bool:
     """Claim for the request's scope each token shown on a request that a pass let
     through: the site has seen them, so anywhere else they are replays (DESIGN §8).
-    Best effort: a database that cannot take the claim does not undo the pass."""
+
+    Each new claim is a ledger row, budgeted as a failed check is
+    (``CAPTCHALA_VALIDATE_BUDGET``): ``False`` when the budget refused one, and the
+    request is then refused (429), never let through with a token left unclaimed.
+    Best effort otherwise: a database that cannot take the claim does not undo the pass.
+    """
     # Capped: a request that rides a pass must not buy a ledger row per value it carries
     # (an honest one carries one token; the cap covers a body token and a header token).
     shown = [str(t) for t in tokens[:MAX_SHOWN] if token_format_error(t) is None]
     if not shown:
-        return
+        return True
     try:
         att = Attempt.of(request, scope, None, None, route, reuse=True)
         dialect = strategy(att.db)
         for token in shown:
             att.digest = token_digest(token)
-            ledger.claim_seen(att, dialect)
+            if not _seen_within_budget(att, dialect):
+                telemetry.log(att, _LIMITED)
+                return False
     except (DatabaseError, ConfigurationError) as exc:
         telemetry.logger.warning("could not claim a token shown with a pass (%s)", exc)
+    return True
 
 
 def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
@@ -145,11 +193,14 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     if fast_path and dialect == "postgresql":
         claim = ledger.claim_unless_passed(att)  # claims the token as seen when a pass answers
         passed = claim.passed
+        # Only a new claim costs budget (the same token shown again makes no row).
+        within = passed is None or not claim.ours or _seen_within_budget(att, dialect, True)
     else:
         passed = _fast_path(att) if fast_path else None
         claim = None if passed is not None else ledger.claim(att, dialect)
-        if passed is not None:
-            ledger.claim_seen(att, dialect)
+        within = passed is None or _seen_within_budget(att, dialect)
+    if not within:
+        return _decided(att, _LIMITED, None)
     if passed is not None:
         outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         telemetry.log(att, outcome)

@@ -143,7 +143,8 @@ def claim_unless_passed(att: Attempt) -> Claim:
             cursor.execute(_CLAIM_UNLESS_PASSED, params)
             claim_id, *checkpoint = cursor.fetchone()
         if checkpoint[0] is not None:
-            return Claim(ours=False, passed=from_values(att.db, checkpoint))
+            # ``ours``: the token was claimed as seen with the pass (a new ledger row).
+            return Claim(ours=claim_id is not None, passed=from_values(att.db, checkpoint))
         if claim_id is not None:
             return Claim(ours=True)
         row = read(att)
@@ -195,21 +196,34 @@ def _insert(att: Attempt, strategy: str, outcome: Outcome | None = None) -> bool
 
 
 
-def claim_seen(att: Attempt, strategy: str) -> None:
+def claim_seen(att: Attempt, strategy: str) -> bool:
     """Claim a token that a request riding a pass showed, for that request's scope.
 
     The provider is not asked (the pass answered), but the site has seen the token:
     anywhere else it is a replay, and here it is spent. Finished at once, so no
     answer of :func:`answer` ever lets it through. An existing claim is left as it is.
+    True if this made a new claim (a new ledger row).
     """
     try:
-        _insert(att, strategy, _SEEN_OUTCOME)
+        return _insert(att, strategy, _SEEN_OUTCOME)
     except DatabaseError as exc:
         logger.warning(
             "could not claim a token shown with a pass (%s) request_id=%s",
             type(exc).__name__,
             att.request_id,
         )
+        return False
+
+
+def unclaim_seen(att: Attempt) -> None:
+    """Take back the claim just made as seen with a pass, when the request that showed
+    the token is refused after all (its budget is spent): nothing is kept for it."""
+    try:
+        PassToken.objects.using(att.db).filter(
+            token_digest=att.digest, scope_key=att.scope.key, code=SEEN_WITH_PASS
+        ).delete()
+    except DatabaseError as exc:
+        logger.warning("could not take back a claim (%s)", type(exc).__name__)
 
 
 def _unreachable(att: Attempt, exc: Exception) -> Claim:
