@@ -415,10 +415,10 @@ def test_requests_refused_by_the_budget_store_no_rows(captchala_sandbox):
 def test_a_shared_cache_without_atomic_incr_still_holds_the_budget_in_parallel(
     captchala_sandbox, settings, tmp_path, backend
 ):
-    """FileBasedCache and DatabaseCache are shared by every process (check W012 is quiet),
-    but their ``incr()`` is a get then a set: parallel requests lose each other's counts."""
+    """FileBasedCache and DatabaseCache are shared by every process, but their ``incr()``
+    is a get then a set: parallel requests of one process must not lose each other's
+    counts (W012 warns about several processes)."""
     from django.core.management import call_command
-
 
     if backend == "filebased":
         config = {
