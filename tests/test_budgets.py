@@ -347,7 +347,7 @@ def test_a_give_back_after_eviction_banks_no_credit():
 # ------------------------------------------------------- ways around the budget
 
 
-def test_a_pass_holder_without_a_session_escapes_the_validate_budget(
+def test_a_pass_holder_without_a_session_cannot_escape_the_validate_budget(
     captchala_sandbox, settings
 ):
     """``CAPTCHALA_DEFAULT_SCOPE = "ip"``: one solve gives the address a live pass of the
@@ -367,7 +367,7 @@ def test_a_pass_holder_without_a_session_escapes_the_validate_budget(
     assert captchala_sandbox.count("validate") <= 1 + 20
 
 
-def test_a_user_scoped_api_client_without_a_session_escapes_the_validate_budget(
+def test_a_user_scoped_api_client_without_a_session_cannot_escape_the_validate_budget(
     captchala_sandbox, settings, django_user_model
 ):
     """The same with ``CAPTCHALA_DEFAULT_SCOPE = "user"`` and an API client that signs its
