@@ -101,11 +101,18 @@ class _CountsNothing(Exception):
 
 def subjects(request: HttpRequest) -> tuple[str | None, str]:
     """Who spends: the session (only one that exists: made-up cookies and cookieless
-    clients have none) and the address block. Hashed: no session key reaches the cache."""
-    session = getattr(request, "session", None)
-    key = session_key_of(session) if session is not None else None
-    address = f"ip:{address_block(get_client_ip(request))}"
-    return (_hashed(f"s:{key}") if key else None), _hashed(address)
+    clients have none) and the address block. Hashed: no session key reaches the cache.
+
+    Resolved once per request (a list of items spends as the client it was when the
+    request came in, even if a check of it has since given the client a session)."""
+    found: tuple[str | None, str] | None = request.__dict__.get("_captchala_budget_subjects")
+    if found is None:
+        session = getattr(request, "session", None)
+        key = session_key_of(session) if session is not None else None
+        address = _hashed(f"ip:{address_block(get_client_ip(request))}")
+        found = (_hashed(f"s:{key}") if key else None), address
+        request.__dict__["_captchala_budget_subjects"] = found
+    return found
 
 
 def _hashed(subject: str) -> str:
