@@ -17,7 +17,14 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from .checkpoints import Outcome, claim_shown, get_passed, skips_check, verify_and_record
+from .checkpoints import (
+    RATE_LIMITED,
+    Outcome,
+    claim_shown,
+    get_passed,
+    skips_check,
+    verify_and_record,
+)
 from .scopes import ScopeArg
 from .tokens import read_token, request_tokens
 
@@ -99,9 +106,7 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
         passed = None
     if passed is not None:
         if not claim_shown(request, request_tokens(request, body()), options.scope):
-            request.captchala = Outcome(
-                allowed=False, failure_class="rate_limited", code="too_many_attempts"
-            )
+            request.captchala = RATE_LIMITED
             return Verdict(LIMITED, request.captchala)
         request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         return Verdict(ALLOW, request.captchala)

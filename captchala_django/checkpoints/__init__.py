@@ -29,10 +29,11 @@ from .attempt import db_alias, request_id_of, token_digest
 from .flow import claim_shown, skips_check, verify_and_record
 from .ledger import retry_window
 from .lookup import get_passed
-from .outcome import Outcome
+from .outcome import RATE_LIMITED, Outcome
 from .state import expire, reset
 
 __all__ = [
+    "RATE_LIMITED",
     "Outcome",
     "claim_shown",
     "db_alias",

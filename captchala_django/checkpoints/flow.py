@@ -29,7 +29,7 @@ from ..tokens import printable, token_format_error, token_hint
 from . import ledger, telemetry
 from .attempt import Attempt, token_digest
 from .lookup import fetch_passed
-from .outcome import Outcome
+from .outcome import RATE_LIMITED, Outcome
 from .write import strategy, write
 
 
@@ -112,14 +112,6 @@ def _holds_own_pass(att: Attempt) -> bool:
         return False
 
 
-_LIMITED = Outcome(
-    allowed=False,
-    failure_class=str(FailureClass.RATE_LIMITED),
-    code="too_many_attempts",
-    persisted=False,
-)
-
-
 def _over_budget(att: Attempt, first: bool) -> Outcome:
     """The client's budget of failed checks is spent: refused without a provider call,
     and the claim released (the token was never judged: class ``rate_limited``, not
@@ -127,9 +119,9 @@ def _over_budget(att: Attempt, first: bool) -> Outcome:
     logged only, so that a flood past the budget adds no rows."""
     att.release = True
     if first:
-        return finish(att, FailureClass.RATE_LIMITED, code=_LIMITED.code)
-    ledger.settle_after_failure(att, _LIMITED)  # releases the claim, keeps no row
-    return _decided(att, _LIMITED, None)
+        return finish(att, FailureClass.RATE_LIMITED, code=RATE_LIMITED.code)
+    ledger.settle_after_failure(att, RATE_LIMITED)  # releases the claim, keeps no row
+    return _decided(att, RATE_LIMITED, None)
 
 
 def _seen_within_budget(att: Attempt, dialect: str, inserted: bool | None = None) -> bool:
@@ -177,7 +169,7 @@ def claim_shown(
         for token in shown:
             att.digest = token_digest(token)
             if not _seen_within_budget(att, dialect):
-                telemetry.log(att, _LIMITED)
+                telemetry.log(att, RATE_LIMITED)
                 return False
     except (DatabaseError, ConfigurationError) as exc:
         telemetry.logger.warning("could not claim a token shown with a pass (%s)", exc)
@@ -200,7 +192,7 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
         claim = None if passed is not None else ledger.claim(att, dialect)
         within = passed is None or _seen_within_budget(att, dialect)
     if not within:
-        return _decided(att, _LIMITED, None)
+        return _decided(att, RATE_LIMITED, None)
     if passed is not None:
         outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
         telemetry.log(att, outcome)

@@ -53,3 +53,10 @@ class Outcome:
         if self.degraded:
             return "degrade"
         return "allow" if self.allowed else "deny"
+
+
+#: A refusal because the client's budget of failed checks is spent (no provider call,
+#: nothing stored): the one answer every front door gives for it.
+RATE_LIMITED = Outcome(
+    allowed=False, failure_class="rate_limited", code="too_many_attempts", persisted=False
+)
