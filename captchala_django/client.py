@@ -25,6 +25,7 @@ from urllib3.util import Retry, Timeout
 
 from . import __version__
 from .actions import KNOWN_ACTIONS, provider_action
+from .codes import Code
 from .conf import app_settings
 from .exceptions import (
     CaptchaLaError,
@@ -42,9 +43,9 @@ logger = logging.getLogger("captchala_django.client")
 #: Largest provider reply read; a longer body is a malformed reply.
 REPLY_MAX_BYTES = 64 * 1024
 #: Provider error codes that mean our configuration is wrong, not the user.
-CONFIGURATION_CODES = frozenset({"invalid_app_key", "invalid_app_secret", "app_disabled"})
+CONFIGURATION_CODES = frozenset({Code.INVALID_APP_KEY, Code.INVALID_APP_SECRET, Code.APP_DISABLED})
 #: The provider's own rate limit: no verdict on the token, so "try again later".
-RATE_LIMIT_CODE = "rate_limit_exceeded"
+RATE_LIMIT_CODE = Code.RATE_LIMIT_EXCEEDED
 USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
 
 
@@ -217,8 +218,8 @@ class CaptchaLaClient:
             return ValidationResult(valid=False, code=reason, called=False)
         if pass_token.startswith("client_"):
             if self.accept_client_only:
-                return ValidationResult(valid=True, code="client_only", called=False)
-            return ValidationResult(valid=False, code="client_token_refused", called=False)
+                return ValidationResult(valid=True, code=Code.CLIENT_ONLY, called=False)
+            return ValidationResult(valid=False, code=Code.CLIENT_TOKEN_REFUSED, called=False)
 
         if pass_token.startswith("offline_"):
             url = self.offline_api_url
@@ -239,7 +240,11 @@ class CaptchaLaClient:
         if (result.valid or result.degraded) and mismatch:
             message = f"token was solved for action {result.action!r}, expected {action!r}"
             return replace(
-                result, valid=False, degraded=False, code="token_action_mismatch", message=message
+                result,
+                valid=False,
+                degraded=False,
+                code=Code.TOKEN_ACTION_MISMATCH,
+                message=message,
             )
         return result
 
@@ -385,9 +390,9 @@ class CaptchaLaClient:
             "captcha_args": captcha_args,
         }
         if code == 0 and flag is True:
-            return ValidationResult(valid=True, code="ok", message=msg, **common)
+            return ValidationResult(valid=True, code=Code.OK, message=msg, **common)
 
-        error = printable(data.get("error") or body.get("error") or msg or "invalid_token")
+        error = printable(data.get("error") or body.get("error") or msg or Code.INVALID_TOKEN)
         self._raise_for_configuration(status, error)
         self._raise_for_rate_limit(status, error)
         if flag is None:
@@ -396,9 +401,14 @@ class CaptchaLaClient:
             if code == 0:
                 raise ProviderResponseError("CaptchaLa reply carries no verdict", status=status)
         if data.get("degraded") is True:
-            reason = printable(data.get("reason") or "degraded")
+            reason = printable(data.get("reason") or Code.DEGRADED)
             return ValidationResult(valid=False, code=reason, message=msg, degraded=True, **common)
         return ValidationResult(valid=False, code=error, message=msg, **common)
+
+
+def get_client() -> CaptchaLaClient:
+    """The client every check and server token uses."""
+    return CaptchaLaClient()
 
 
 class _Common(TypedDict):

@@ -40,6 +40,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from . import budgets
 from . import guard as guard_core
 from .actions import note_action
+from .codes import Code
 from .conf import app_settings
 from .guard import guarded_methods
 from .scopes import ScopeArg
@@ -244,7 +245,7 @@ def guard(request: HttpRequest, opts: _Options) -> HttpResponse | None:
         return None
     verdict = guard_core.evaluate(request, opts, body)
     if verdict.kind == guard_core.ALLOW:
-        ridden = verdict.outcome is not None and verdict.outcome.code == "checkpoint_passed"
+        ridden = verdict.outcome is not None and verdict.outcome.code == Code.CHECKPOINT_PASSED
         returning = request.method == "POST" and not (guarded and ridden) and RETURN_FIELD in body()
         return HttpResponseRedirect(same_url(request)) if returning else None
     if verdict.kind == guard_core.UNAVAILABLE:

@@ -28,7 +28,9 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
 from . import budgets, guard
 from .actions import note_action
 from .checkpoints import Outcome, skips_check, verify_and_record
+from .codes import Code
 from .decorators import RETRY_AFTER
+from .models import FailureClass
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
 
@@ -147,7 +149,9 @@ class CaptchaLaTokenField(serializers.CharField):
             # An item of this request failed its check, so the request is refused whatever
             # the others hold: they are not checked (no provider call, no rows), and a
             # list of a thousand items costs one check, not a thousand.
-            outcome = Outcome(allowed=False, failure_class="validation", code="not_checked")
+            outcome = Outcome(
+                allowed=False, failure_class=FailureClass.VALIDATION, code=Code.NOT_CHECKED
+            )
         else:
             # This submission's own token, every time: a pass covers one submission.
             outcome = verify_and_record(

@@ -25,6 +25,7 @@ from .checkpoints import (
     skips_check,
     verify_and_record,
 )
+from .codes import Code
 from .scopes import ScopeArg
 from .tokens import read_token, request_tokens
 
@@ -108,7 +109,7 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
         if not claim_shown(request, request_tokens(request, body()), options.scope):
             request.captchala = RATE_LIMITED
             return Verdict(LIMITED, request.captchala)
-        request.captchala = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+        request.captchala = Outcome(allowed=True, checkpoint=passed, code=Code.CHECKPOINT_PASSED)
         return Verdict(ALLOW, request.captchala)
     read = read_token(request, body())
     if read.conflict:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .codes import Code
 from .conf import app_settings
 
 TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
@@ -68,11 +69,11 @@ def token_format_error(pass_token: object) -> str | None:
     or anything but printable ASCII without spaces.
     """
     if not isinstance(pass_token, str) or not pass_token:
-        return "missing_token"
+        return Code.MISSING_TOKEN
     if len(pass_token) > TOKEN_MAX_BYTES:
-        return "token_too_long"
+        return Code.TOKEN_TOO_LONG
     if not all("!" <= ch <= "~" for ch in pass_token):
-        return "malformed_token"
+        return Code.MALFORMED_TOKEN
     return None
 
 

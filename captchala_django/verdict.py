@@ -18,22 +18,28 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .checkpoints import db_alias
-from .models import CheckpointEvent, EventKind
+from .codes import Code
+from .models import CheckpointEvent, EventKind, FailureClass
 from .report import decisions, failures, shared_scope_keys
 
 #: Fewer failures than this in the window: nothing unusual (the mismatch rule aside).
 MIN_FAILURES = 20
 #: Failure classes that say "our side or the provider's", not "a bad token".
-INTEGRATION_CLASSES = ("configuration", "provider", "timeout", "persistence")
+INTEGRATION_CLASSES = (
+    FailureClass.CONFIGURATION,
+    FailureClass.PROVIDER,
+    FailureClass.TIMEOUT,
+    FailureClass.PERSISTENCE,
+)
 #: Integration when those classes are at least this share of the failures.
 INTEGRATION_SHARE = 0.5
 #: Action/IP mismatches from at least this many distinct addresses: integration.
 MISMATCH_ADDRESSES = 10
 #: A valid pass checked for another action: a wrong widget as often as a bot, so it is
 #: left out of the attack count (an ``ip_mismatch`` denial stays in: a solver farm).
-ACTION_MISMATCH = "token_action_mismatch"
+ACTION_MISMATCH = Code.TOKEN_ACTION_MISMATCH
 #: Failure classes a bot produces: a made-up or used-up token.
-ATTACK_CLASSES = ("validation", "replay")
+ATTACK_CLASSES = (FailureClass.VALIDATION, FailureClass.REPLAY)
 #: Attack when the busiest ``TOP_ADDRESSES`` addresses hold ``CONCENTRATION`` of them...
 TOP_ADDRESSES = 3
 CONCENTRATION = 0.6

@@ -13,7 +13,8 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
 from .. import budgets
-from ..client import CaptchaLaClient, ValidationResult
+from ..client import ValidationResult, get_client
+from ..codes import Code
 from ..conf import app_settings
 from ..exceptions import (
     ConfigurationError,
@@ -68,7 +69,7 @@ def verify_and_record(
     """
     att = Attempt.of(request, scope, action, ttl, route, reuse, max_risk)
     if skips_check(request):
-        return _note(att, Outcome(allowed=True, code="staff_skip"))
+        return _note(att, Outcome(allowed=True, code=Code.STAFF_SKIP))
     reason = token_format_error(pass_token)
     if reason:
         att.event(EventKind.TOKEN_RECEIVED, detail=reason)
@@ -79,7 +80,7 @@ def verify_and_record(
     try:
         att.digest = token_digest(token)
     except ConfigurationError as exc:
-        return finish(att, FailureClass.CONFIGURATION, code="configuration", error=exc)
+        return finish(att, FailureClass.CONFIGURATION, code=Code.CONFIGURATION, error=exc)
     answered = _fast_path_and_claim(att, fast_path and reuse and not att.scope.anonymous)
     if answered is not None:
         return answered
@@ -194,7 +195,7 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> Outcome | None:
     if not within:
         return _decided(att, RATE_LIMITED, None)
     if passed is not None:
-        outcome = Outcome(allowed=True, checkpoint=passed, code="checkpoint_passed")
+        outcome = Outcome(allowed=True, checkpoint=passed, code=Code.CHECKPOINT_PASSED)
         telemetry.log(att, outcome)
         return outcome
     assert claim is not None
@@ -217,12 +218,12 @@ def _claimed(att: Attempt, claim: ledger.Claim, dialect: str, again: bool = True
         return None
     if row["scope_key"] != att.scope.key:
         att.owns_claim = False
-        return finish(att, FailureClass.REPLAY, code="token_replayed")
+        return finish(att, FailureClass.REPLAY, code=Code.TOKEN_REPLAYED)
     if row["state"] == "pending":
         row = ledger.await_claim(att, row)
         if row["scope_key"] != att.scope.key:  # released and claimed by another scope
             att.owns_claim = False
-            return finish(att, FailureClass.REPLAY, code="token_replayed")
+            return finish(att, FailureClass.REPLAY, code=Code.TOKEN_REPLAYED)
     if row["state"] == "done":
         return _from_ledger(att, ledger.answer(att, row))
     if row["state"] == "released" and again:
@@ -233,13 +234,13 @@ def _claimed(att: Attempt, claim: ledger.Claim, dialect: str, again: bool = True
     att.owns_claim = False
     # Never fail-open here: the provider is not in trouble for this request, and the
     # claim may be another client's, left by a worker that died (a replayed token).
-    return finish(att, FailureClass.TIMEOUT, code="claim_in_flight")
+    return finish(att, FailureClass.TIMEOUT, code=Code.CLAIM_IN_FLIGHT)
 
 
 def _from_ledger(att: Attempt, answer: ledger.Answer) -> Outcome:
     """Every answer taken from the ledger is recorded: as a write, or as events."""
     if answer.kind == "write":
-        return finish(att, None, code="ok", from_ledger=True)
+        return finish(att, None, code=Code.OK, from_ledger=True)
     if answer.kind == "note" and answer.outcome is not None:
         return _note(att, answer.outcome)
     att.owns_claim = False
@@ -250,7 +251,7 @@ def _verify(att: Attempt, token: str) -> Outcome:
     """Ask the provider (no transaction open) and turn the reply into an outcome."""
     att.event(EventKind.VALIDATE_SENT, detail=token_hint(token))
     try:
-        result = CaptchaLaClient().validate(token, att.client_ip, action=att.action)
+        result = get_client().validate(token, att.client_ip, action=att.action)
     except (ConfigurationError, ProviderUnavailable, ProviderResponseError) as exc:
         return _no_verdict(att, exc)
     att.event(
@@ -267,11 +268,15 @@ def _verify(att: Attempt, token: str) -> Outcome:
         return finish(att, FailureClass.VALIDATION, code=result.code, lenient=True, result=result)
     if result.valid and _ip_mismatch(att, result) and app_settings.DENY_IP_MISMATCH:
         return finish(
-            att, FailureClass.VALIDATION, code="ip_mismatch", provider_called=True, result=result
+            att, FailureClass.VALIDATION, code=Code.IP_MISMATCH, provider_called=True, result=result
         )
     if result.valid and _too_risky(att, result):
         return finish(
-            att, FailureClass.VALIDATION, code="risk_too_high", provider_called=True, result=result
+            att,
+            FailureClass.VALIDATION,
+            code=Code.RISK_TOO_HIGH,
+            provider_called=True,
+            result=result,
         )
     if result.valid:
         return finish(att, None, code=result.code, provider_called=True, result=result)
@@ -322,13 +327,13 @@ def _no_verdict(att: Attempt, exc: Exception) -> Outcome:
     fail-open policy lets this request through: the token has then bought its one
     submission, and the claim is finished so that a resubmission is a replay."""
     if isinstance(exc, ConfigurationError):
-        failure, code, lenient = FailureClass.CONFIGURATION, exc.code or "configuration", False
+        failure, code, lenient = FailureClass.CONFIGURATION, exc.code or Code.CONFIGURATION, False
     elif isinstance(exc, ProviderTimeout):
-        failure, code, lenient = FailureClass.TIMEOUT, "timeout", _fail_open(att, exc)
+        failure, code, lenient = FailureClass.TIMEOUT, Code.TIMEOUT, _fail_open(att, exc)
     else:
         failure, code, lenient = (
             FailureClass.PROVIDER,
-            getattr(exc, "code", "") or "provider_error",
+            getattr(exc, "code", "") or Code.PROVIDER_ERROR,
             _fail_open(att, exc),
         )
     att.release = not lenient
@@ -348,7 +353,7 @@ def _fail_open(att: Attempt, exc: Exception) -> bool:
 
 def finish(
     att: Attempt,
-    failure: str | None,
+    failure: FailureClass | None,
     *,
     code: str,
     provider_called: bool = False,
@@ -367,7 +372,7 @@ def finish(
     allowed = verified or lenient
     outcome = Outcome(
         allowed=allowed,
-        failure_class=str(failure) if failure else None,
+        failure_class=failure,
         degraded=allowed and not verified,
         code=printable(code),
         provider_called=provider_called,
@@ -402,7 +407,7 @@ def _this_submission_only(att: Attempt, outcome: Outcome) -> Outcome:
     it lets this request through (recorded as events, code ``pass_not_kept``, no signal:
     nothing passed) and opens nothing for the clients sharing the scope. The claim is
     finished, so the token is a replay from now on."""
-    outcome = replace(outcome, code="pass_not_kept")
+    outcome = replace(outcome, code=Code.PASS_NOT_KEPT)
     ledger.settle_after_failure(att, outcome)
     return _note(att, outcome)
 
@@ -431,7 +436,7 @@ def _persistence_failed(att: Attempt, outcome: Outcome, exc: Exception) -> Outco
             outcome,
             allowed=allowed,
             degraded=allowed,
-            failure_class=str(FailureClass.PERSISTENCE),
+            failure_class=FailureClass.PERSISTENCE,
             persisted=False,
         )
     ledger.settle_after_failure(att, outcome)

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
+from ..codes import Code
 from ..conf import app_settings
 from ..models import Checkpoint, ClaimState, FailureClass, PassToken
 from .attempt import Attempt, aware
@@ -85,7 +86,7 @@ def _sql_values(att: Attempt, row: dict[str, Any]) -> list[Any]:
 # --------------------------------------------------------------------------- claim
 
 #: The code of a claim made for a token that a request riding a pass carried.
-SEEN_WITH_PASS = "seen_with_pass"
+SEEN_WITH_PASS = Code.SEEN_WITH_PASS
 _SEEN_OUTCOME = Outcome(allowed=True, code=SEEN_WITH_PASS)
 
 # PostgreSQL: the fast path and the claim in one statement. When a pass answers, the
@@ -192,8 +193,6 @@ def _insert(att: Attempt, strategy: str, outcome: Outcome | None = None) -> bool
             _sql_values(att, row),
         )
         return cursor.fetchone() is not None
-
-
 
 
 def claim_seen(att: Attempt, strategy: str) -> bool:
@@ -320,16 +319,16 @@ def answer(att: Attempt, row: dict[str, Any]) -> Answer:
     if row["scope_key"] != att.claim_key:
         # Finished for another scope while we waited (a client without a session
         # that passed got its own session scope): never an answer for this one.
-        return Answer("replay", code="token_replayed")
+        return Answer("replay", code=Code.TOKEN_REPLAYED)
     age = (timezone.now() - aware(row["created_at"], att.db)).total_seconds()
     in_window = age <= retry_window()
-    stored = row["failure_class"] or None
+    stored = FailureClass(row["failure_class"]) if row["failure_class"] else None
     if in_window and stored == FailureClass.PERSISTENCE:
         # A client without a session shares its anonymous scope with every other such
         # client: nothing ties a resubmission to the one that solved the check, so the
         # unwritten pass is never written for it (a replayed token stays a replay).
         if att.scope.anonymous:
-            return Answer("replay", code="token_reused")
+            return Answer("replay", code=Code.TOKEN_REUSED)
         if att.reuse or not row["allowed"]:
             return Answer("write")
     elif in_window and not row["allowed"]:
@@ -338,9 +337,11 @@ def answer(att: Attempt, row: dict[str, Any]) -> Answer:
     elif in_window and att.reuse and stored is None:
         passed = fetch_passed(att.db, att.scope.key)
         if passed is not None and passed.token_digest == att.digest:
-            retry = Outcome(allowed=True, checkpoint=passed, code="ledger_retry", from_ledger=True)
+            retry = Outcome(
+                allowed=True, checkpoint=passed, code=Code.LEDGER_RETRY, from_ledger=True
+            )
             return Answer("note", retry)
-    return Answer("replay", code="token_reused")
+    return Answer("replay", code=Code.TOKEN_REUSED)
 
 
 # --------------------------------------------------------------------------- finishing

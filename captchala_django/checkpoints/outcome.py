@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..client import ValidationResult
-from ..models import Checkpoint
+from ..codes import Code
+from ..models import Checkpoint, FailureClass
 
 #: Classes denied for want of an answer, not for a bad token.
-RETRY_LATER = frozenset({"timeout", "provider", "configuration", "persistence"})
+RETRY_LATER = frozenset(
+    {
+        FailureClass.TIMEOUT,
+        FailureClass.PROVIDER,
+        FailureClass.CONFIGURATION,
+        FailureClass.PERSISTENCE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -21,11 +29,11 @@ class Outcome:
     """
 
     allowed: bool
-    failure_class: str | None = None
+    failure_class: FailureClass | None = None
     checkpoint: Checkpoint | None = None
     degraded: bool = False
     #: The provider's (or our local) code: ``ok``, ``invalid_token``, ``token_replayed``...
-    code: str = ""
+    code: Code | str = ""
     #: Whether this call made a provider call.
     provider_called: bool = False
     #: Whether the checkpoint write committed.
@@ -45,7 +53,7 @@ class Outcome:
     def rate_limited(self) -> bool:
         """Refused without a provider call: the client's budget of failed checks is
         spent (answered 429 with ``Retry-After``; the token was never judged)."""
-        return not self.allowed and self.failure_class == "rate_limited"
+        return not self.allowed and self.failure_class == FailureClass.RATE_LIMITED
 
     @property
     def decision(self) -> str:
@@ -58,5 +66,8 @@ class Outcome:
 #: A refusal because the client's budget of failed checks is spent (no provider call,
 #: nothing stored): the one answer every front door gives for it.
 RATE_LIMITED = Outcome(
-    allowed=False, failure_class="rate_limited", code="too_many_attempts", persisted=False
+    allowed=False,
+    failure_class=FailureClass.RATE_LIMITED,
+    code=Code.TOO_MANY_ATTEMPTS,
+    persisted=False,
 )
