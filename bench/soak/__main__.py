@@ -21,12 +21,13 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import requests
 
-from . import clients, faults, invariants, load, mutants, services
+from . import bots, clients, faults, invariants, mutants, processes, services
 
 TIMEOUT = 2.0
 CLAIM_MARGIN = 2.0
@@ -81,121 +82,153 @@ def _sandbox(svc: services.Services, path: str) -> dict:
     return reply.json()["data"]
 
 
+def _start(svc: services.Services, args: argparse.Namespace, workdir: Path) -> str:
+    """Start every service (serving the mutant, if asked); the run's direct database URL."""
+    began = time.monotonic()
+    if args.mutant:
+        path, what = mutants.build(args.mutant, workdir, base=args.app_pythonpath)
+        svc.app_pythonpath = str(path)
+        _say(f"soak: MUTANT {args.mutant}: {what}")
+    direct = svc.create_database()
+    svc.start_redis()
+    svc.start_pgbouncer()
+    svc.start_sandbox()
+    svc.manage("migrate", "--noinput", database_url=direct)
+    app_db = svc.app_database_url()
+    svc.start_gunicorn(app_db)
+    svc.start_uvicorn(app_db)
+    setup = time.monotonic() - began
+    lock_timeout = svc.show_through_pgbouncer("lock_timeout")
+    _say(
+        f"soak: setup {setup:.1f} s: PgBouncer :{svc.ports['pgbouncer']} (transaction) -> "
+        f"PostgreSQL :{svc.ports['postgres']}, Redis :{svc.ports['redis']}, sandbox "
+        f":{svc.ports['sandbox']}, gunicorn :{svc.ports['gunicorn']} "
+        f"({services.GUNICORN_WORKERS} sync workers), uvicorn :{svc.ports['uvicorn']}; "
+        f"lock_timeout through PgBouncer {lock_timeout}"
+    )
+    return direct
+
+
+@dataclass
+class Load:
+    """What the load left: its faults, its clients' problems, when it ran."""
+
+    schedule: faults.FaultSchedule
+    problems: list[str]
+    start_at: float
+    ended: float
+
+
+def _drive(svc: services.Services, args: argparse.Namespace, workdir: Path) -> Load:
+    """The client processes and the fault schedule, until the load is over."""
+    logdir = workdir / "logs"
+    logdir.mkdir()
+    start_at = time.time() + 0.5
+    stop_at = start_at + args.duration
+    schedule = faults.FaultSchedule(
+        svc,
+        start_at=start_at,
+        duration=args.duration,
+        claim_abandoned_after=CLAIM_ABANDONED_AFTER,
+        log_path=str(workdir / "faults.jsonl"),
+        victim_log_path=str(logdir / "victim.jsonl"),
+    )
+    ctx = multiprocessing.get_context("spawn")
+    processes = clients.start_clients(
+        ctx,
+        logdir=str(logdir),
+        gunicorn=svc.url("gunicorn"),
+        uvicorn=svc.url("uvicorn"),
+        sandbox=svc.url("sandbox"),
+        start_at=start_at,
+        stop_at=stop_at,
+        seed=args.seed,
+    )
+    schedule.start()
+    _say(
+        f"soak: load for {args.duration:.0f} s from {len(clients.PLAN)} client processes; "
+        "faults: " + ", ".join(f"{s.name} at +{s.at:.0f} s" for s in schedule.steps)
+    )
+    deadline = stop_at + clients.STOP_GRACE
+    problems = clients.join_clients(processes, deadline=deadline, logdir=str(logdir))
+    schedule.join(timeout=max(1.0, deadline - time.time()))
+    schedule.stop()
+    return Load(schedule, problems, start_at, time.time())
+
+
+def _probes(svc: services.Services, direct: str, logdir: Path) -> list[str]:
+    """Rows a cookieless bot flood adds (made-up tokens), per front door."""
+    probes = []
+    for target, label in (("wsgi-html", "decorator (HTML)"), ("api", "DRF permission")):
+        before = _rows(direct)
+        bots.flood_probe(
+            gunicorn=svc.url("gunicorn"),
+            uvicorn=svc.url("uvicorn"),
+            sandbox=svc.url("sandbox"),
+            log_path=str(logdir / "probe.jsonl"),
+            target=target,
+            posts=PROBE_POSTS,
+        )
+        after = _rows(direct)
+        per = ", ".join(
+            f"{k} {(after[k] - before[k]) / PROBE_POSTS:.2f}"
+            for k in ("sessions", "checkpoints", "events", "ledger")
+        )
+        probes.append(f"bot flood, {label}, made-up tokens: per POST {per}")
+    return probes
+
+
+def _cleanup_figures(svc: services.Services, direct: str, report: invariants.Report) -> None:
+    """What captchala_cleanup does with those rows: by default, then for every event."""
+    for extra in ([], ["--older-than", "0s"]):
+        out = svc.manage("captchala_cleanup", *extra, database_url=direct).stdout.strip()
+        rows = _rows(direct)
+        report.figure(
+            f"captchala_cleanup {' '.join(extra) or '(defaults)'}: {out.splitlines()[-1]}; "
+            f"left: " + ", ".join(f"{k} {v}" for k, v in rows.items())
+        )
+
+
+def _print(report: invariants.Report, began: float, workdir: Path, keep: bool) -> None:
+    """The figures, the violations, the wall time, then the summary line (last)."""
+    for line in report.figures:
+        _say("soak: " + line)
+    for violation in report.violations:
+        _say("soak: VIOLATION " + violation)
+    kept = "kept" if report.violations or keep else "removed at exit"
+    _say(f"soak: wall time {time.monotonic() - began:.1f} s; logs in {workdir} ({kept})")
+    _say(
+        f"soak: {report.requests} requests, {report.rate:.1f} req/s, "
+        f"fast path p50/p99 {report.fast[0]:.1f}/{report.fast[1]:.1f} ms, "
+        f"full check p50/p99 {report.full[0]:.1f}/{report.full[1]:.1f} ms, "
+        f"{report.server_errors} server errors, {len(report.violations)} invariant violations"
+    )
+
+
 def run(args: argparse.Namespace, workdir: Path) -> int:
     database_url = os.environ.get("DATABASE_URL", "")
     svc = services.Services(workdir, database_url, app_pythonpath=args.app_pythonpath)
     began = time.monotonic()
     try:
-        if args.mutant:
-            path, what = mutants.build(args.mutant, workdir, base=args.app_pythonpath)
-            svc.app_pythonpath = str(path)
-            _say(f"soak: MUTANT {args.mutant}: {what}")
-        direct = svc.create_database()
-        svc.start_redis()
-        svc.start_pgbouncer()
-        svc.start_sandbox()
-        svc.manage("migrate", "--noinput", database_url=direct)
-        app_db = svc.app_database_url()
-        svc.start_gunicorn(app_db)
-        svc.start_uvicorn(app_db)
-        setup = time.monotonic() - began
-        lock_timeout = svc.show_through_pgbouncer("lock_timeout")
-        _say(
-            f"soak: setup {setup:.1f} s: PgBouncer :{svc.ports['pgbouncer']} (transaction) -> "
-            f"PostgreSQL :{svc.ports['postgres']}, Redis :{svc.ports['redis']}, sandbox "
-            f":{svc.ports['sandbox']}, gunicorn :{svc.ports['gunicorn']} "
-            f"({services.GUNICORN_WORKERS} sync workers), uvicorn :{svc.ports['uvicorn']}; "
-            f"lock_timeout through PgBouncer {lock_timeout}"
-        )
-        logdir = workdir / "logs"
-        logdir.mkdir()
-        start_at = time.time() + 0.5
-        stop_at = start_at + args.duration
-        schedule = faults.FaultSchedule(
-            svc,
-            start_at=start_at,
-            duration=args.duration,
-            claim_abandoned_after=CLAIM_ABANDONED_AFTER,
-            log_path=str(workdir / "faults.jsonl"),
-            victim_log_path=str(logdir / "victim.jsonl"),
-        )
-        ctx = multiprocessing.get_context("spawn")
-        processes = clients.start_clients(
-            ctx,
-            logdir=str(logdir),
-            gunicorn=svc.url("gunicorn"),
-            uvicorn=svc.url("uvicorn"),
-            sandbox=svc.url("sandbox"),
-            start_at=start_at,
-            stop_at=stop_at,
-            seed=args.seed,
-        )
-        schedule.start()
-        _say(
-            f"soak: load for {args.duration:.0f} s from {len(clients.PLAN)} client processes; "
-            "faults: " + ", ".join(f"{s.name} at +{s.at:.0f} s" for s in schedule.steps)
-        )
-        deadline = stop_at + clients.STOP_GRACE
-        problems = clients.join_clients(processes, deadline=deadline, logdir=str(logdir))
-        schedule.join(timeout=max(1.0, deadline - time.time()))
-        schedule.stop()
-        ended = time.time()
-
-        # Rows a cookieless bot flood adds (made-up tokens), per front door.
-        probes = []
-        for target, label in (("wsgi-html", "decorator (HTML)"), ("api", "DRF permission")):
-            before = _rows(direct)
-            load.flood_probe(
-                gunicorn=svc.url("gunicorn"),
-                uvicorn=svc.url("uvicorn"),
-                sandbox=svc.url("sandbox"),
-                log_path=str(logdir / "probe.jsonl"),
-                target=target,
-                posts=PROBE_POSTS,
-            )
-            after = _rows(direct)
-            per = ", ".join(
-                f"{k} {(after[k] - before[k]) / PROBE_POSTS:.2f}"
-                for k in ("sessions", "checkpoints", "events", "ledger")
-            )
-            probes.append(f"bot flood, {label}, made-up tokens: per POST {per}")
-
+        direct = _start(svc, args, workdir)
+        load = _drive(svc, args, workdir)
+        probes = _probes(svc, direct, workdir / "logs")
         report = invariants.check(
-            logdir,
-            schedule.windows,
+            workdir / "logs",
+            load.schedule.windows,
             _sandbox(svc, "/sandbox/calls")["calls"],
             _sandbox(svc, "/sandbox/stats")["stats"],
             direct,
             invariants.Limits(TIMEOUT, CLAIM_MARGIN, BUDGET, services.APP_SECRET),
-            (start_at, ended),
+            (load.start_at, load.ended),
             [workdir / "gunicorn.log", workdir / "uvicorn.log"],
         )
-        for problem in problems + schedule.errors:
+        for problem in load.problems + load.schedule.errors:
             report.violate(problem)
         for line in probes:
             report.figure(line)
-
-        # What captchala_cleanup does with those rows: by default, then for every event.
-        for extra in ([], ["--older-than", "0s"]):
-            out = svc.manage("captchala_cleanup", *extra, database_url=direct).stdout.strip()
-            rows = _rows(direct)
-            report.figure(
-                f"captchala_cleanup {' '.join(extra) or '(defaults)'}: {out.splitlines()[-1]}; "
-                f"left: " + ", ".join(f"{k} {v}" for k, v in rows.items())
-            )
-
-        for line in report.figures:
-            _say("soak: " + line)
-        for violation in report.violations:
-            _say("soak: VIOLATION " + violation)
-        kept = "kept" if report.violations or args.keep else "removed at exit"
-        _say(f"soak: wall time {time.monotonic() - began:.1f} s; logs in {workdir} ({kept})")
-        _say(
-            f"soak: {report.requests} requests, {report.rate:.1f} req/s, "
-            f"fast path p50/p99 {report.fast[0]:.1f}/{report.fast[1]:.1f} ms, "
-            f"full check p50/p99 {report.full[0]:.1f}/{report.full[1]:.1f} ms, "
-            f"{report.server_errors} server errors, {len(report.violations)} invariant violations"
-        )
+        _cleanup_figures(svc, direct, report)
+        _print(report, began, workdir, args.keep)
         return 1 if report.violations else 0
     finally:
         svc.stop_all()
@@ -206,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         _say("soak: DATABASE_URL must point at PostgreSQL (run under scripts/with-postgres)")
         return 2
-    missing = services.missing_tools()
+    missing = processes.missing_tools()
     if missing:
         _say("soak: cannot run, missing: " + ", ".join(missing))
         return 2

@@ -20,7 +20,7 @@ from .load import Client, ClientConfig
 
 #: How long after the stop time a client process may still run before it is killed (and
 #: reported): no request starts after the stop time, so its last one is answered or timed
-#: out (a ReadTimeout, itself a violation) within load.REQUEST_TIMEOUT, plus a burst's
+#: out (a ReadTimeout, itself a violation) within transport.REQUEST_TIMEOUT, plus a burst's
 #: barrier wait.
 STOP_GRACE = 30.0
 

@@ -6,16 +6,13 @@ and one above it, provider 5xx, the provider dropping connections, PgBouncer
 killed and started again, ``pg_terminate_backend`` on every server connection of
 the app, and one gunicorn worker killed with SIGKILL in the middle of a request
 (its claim in the replay ledger left behind; the user retries the token once the
-claim counts as abandoned, and the claim is taken over).
+claim counts as abandoned, and the claim is taken over: ``worker_kill.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import socket
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -23,16 +20,14 @@ from typing import Any
 
 import requests
 
-from .load import Http, JsonlLog, new_session
+from . import worker_kill
 from .services import Services
+from .transport import Http, JsonlLog
 
 #: Provider faults: the policy decides inside them.
 PROVIDER_FAULTS = frozenset({"latency", "latency-timeout", "error", "drop"})
 #: Faults that may cut a connection or the database.
 INFRA_FAULTS = frozenset({"worker-kill", "pgbouncer-restart", "pg-terminate"})
-
-#: The victim of the worker kill sends from its own address, so its connection is found.
-VICTIM_ADDRESS = "127.0.0.250"
 
 
 @dataclass
@@ -187,100 +182,16 @@ class FaultSchedule(threading.Thread):
         user's connection breaks; once the claim counts as abandoned, it retries its token."""
         start = time.time()
         http = Http(self.victim_log, self.sandbox)
-        url = self.services.url("gunicorn") + "/transfer/"
-        for attempt in range(3):
-            session = new_session(VICTIM_ADDRESS)
-            user = f"victim-{attempt}"
-            common = {"scenario": "victim", "user": user, "server": "wsgi"}
-            common["address"] = VICTIM_ADDRESS
-            http.request(session, "GET", url, kind="page", guarded=False, **common)
-            token = http.mint("victim", user)
-            data = {
-                "to": "victim",
-                "amount": "7",
-                "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
-                "captchala_token": token,
-            }
-            outcome: dict[str, Any] = {}
-
-            def post(
-                session=session, data=data, token=token, common=common, outcome=outcome
-            ) -> None:
-                outcome["result"] = http.request(
-                    session, "POST", url, kind="killed", token=token, data=data, **common
-                )
-
-            sender = threading.Thread(target=post, daemon=True)
-            sent = time.time()
-            sender.start()
-            victim = self._find_worker(VICTIM_ADDRESS, timeout=1.5)
-            if victim is not None:
-                # In its provider call by now: the claim is in the ledger, the verdict is not.
-                time.sleep(max(0.0, sent + 0.6 - time.time()))
-                if sender.is_alive():
-                    os.kill(victim, signal.SIGKILL)
-                    killed_at = time.time()
-                    sender.join(timeout=10)
-                    break
-            sender.join(timeout=10)
-            session.close()
-        else:
+        victim = worker_kill.catch_in_flight(http, self.services)
+        if victim is None:
             self.errors.append("worker-kill: no request of the victim was caught in flight")
             self.record(Window(step.name, start, time.time(), "missed"))
             return
-        # The user waits until its claim counts as abandoned, then sends the token again
-        # (after any provider outage in the way, as every user does on a 503).
-        time.sleep(max(0.0, sent + self.claim_abandoned_after + 1.0 - time.time()))
-        statuses: list[int | None] = []
-        kind = "retry"
-        for _ in range(5):
-            reply = http.request(session, "POST", url, kind=kind, token=token, data=data, **common)
-            statuses.append(reply.status)
-            if reply.status == 403 and kind == "retry":  # consumed: the user solves again
-                data["captchala_token"] = token = http.mint("victim", user)
-                kind = "resolve"
-                continue
-            if reply.status not in (503, None):
-                break
-            deadline = time.time() + 20
-            while time.time() < deadline and http.fault_active():
-                time.sleep(0.5)
-        detail = f"worker {victim} killed at +{killed_at - start:.2f} s; then {statuses}"
+        statuses = worker_kill.retry_after_abandonment(http, victim, self.claim_abandoned_after)
+        detail = f"worker {victim.pid} killed at +{victim.killed_at - start:.2f} s; then {statuses}"
         self.record(Window(step.name, start, time.time(), detail))
-        session.close()
-
-    def _find_worker(self, address: str, timeout: float) -> int | None:
-        """The gunicorn worker holding a connection from ``address`` (by its socket inode)."""
-        port = self.services.ports["gunicorn"]
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            inodes = set(_connections_from(address, port))
-            if inodes:
-                for pid in self.services.gunicorn_workers():
-                    with contextlib.suppress(OSError):
-                        for fd in os.listdir(f"/proc/{pid}/fd"):
-                            with contextlib.suppress(OSError):
-                                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                                if link.startswith("socket:[") and int(link[8:-1]) in inodes:
-                                    return pid
-            time.sleep(0.02)
-        return None
+        victim.session.close()
 
     def stop(self) -> None:
         self.clear()
         self.victim_log.close()
-
-
-def _connections_from(address: str, port: int) -> list[int]:
-    """Socket inodes of established connections to ``port`` from ``address`` (IPv4)."""
-    wanted = socket.inet_aton(address)[::-1].hex().upper()
-    inodes = []
-    with open("/proc/net/tcp") as table:
-        next(table)
-        for line in table:
-            fields = line.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-            local_port = int(local.split(":")[1], 16)
-            if state == "01" and local_port == port and remote.split(":")[0] == wanted:
-                inodes.append(inode)
-    return inodes
