@@ -1,12 +1,18 @@
-"""Action names: the provider's own, how a site's names map onto them, and which names
-the site's front doors declare (for system check W007)."""
+"""Action names: the provider's own, how a site's names map onto them, which names the
+site's front doors declare, and the system check of the two (E013, W007)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from .conf import app_settings
+from django.core.checks import CheckMessage, Error, Warning
+
+from .conf import app_settings, check_id, get_setting
+from .exceptions import ConfigurationError
+
+#: The warning about names that are neither the provider's nor mapped.
+UNMAPPED_ACTION_CHECK_ID = "captchala_django.W007"
 
 #: The actions CaptchaLa issues server tokens for (``invalid_action`` otherwise).
 # fmt: off
@@ -67,3 +73,32 @@ def _view_actions(patterns: Any) -> Iterator[str]:
         action = getattr(view, "captchala_action", None)
         if isinstance(action, str) and action:
             yield action
+
+
+# ------------------------------------------------------------------ the system check
+
+
+def check_server_token_actions(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The mapping's targets are the provider's actions (E013); names the site uses that
+    are neither the provider's nor mapped share ``generic_form`` (W007)."""
+    name = "CAPTCHALA_SERVER_TOKEN_ACTIONS"
+    try:
+        mapping = get_setting(name)
+    except ConfigurationError:
+        return []  # E009: checks.check_settings says it
+    if not isinstance(mapping, dict) or any(v not in KNOWN_ACTIONS for v in mapping.values()):
+        message = f"{name} must map your action names to the provider's {KNOWN_ACTIONS}"
+        return [Error(f"{message}; got {mapping!r}.", id=check_id(name))]
+    unmapped = sorted(used_actions() - set(KNOWN_ACTIONS) - set(mapping))
+    if not unmapped:
+        return []
+    return [
+        Warning(
+            f"The actions {unmapped} are not the provider's: their widgets run as "
+            "'generic_form', and a pass solved on any generic_form widget is accepted "
+            "for them.",
+            hint=f"Name a provider action, or map each one in {name} "
+            '(for example {"transfer": "checkout"}).',
+            id=UNMAPPED_ACTION_CHECK_ID,
+        )
+    ]

@@ -16,7 +16,7 @@ for its reply time, so each client gets a budget a minute:
   at most.
 
 Counts live in Django's cache ``CAPTCHALA_CACHE`` (use a shared one, such as
-Redis, with several processes: system check W014 says so). A budget holds
+Redis, with several processes: system check W012 says so). A budget holds
 whatever that cache does:
 
 * a cache that counts nothing (``DummyCache``, or any cache that loses a key it
@@ -34,20 +34,46 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.memcached import BaseMemcachedCache
 from django.core.cache.backends.redis import RedisCache
+from django.core.checks import CheckMessage, Warning
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
 
-from .conf import app_settings
-from .exceptions import CaptchaLaError
+from .conf import app_settings, get_setting
+from .exceptions import (
+    BudgetExceeded,
+    BudgetUnavailable,
+    ConfigurationError,
+    ValidateBudgetExceeded,
+)
 from .ip import address_block, get_client_ip
 from .scopes import session_key_of
+
+# The budget errors are defined in .exceptions, with the others; they can still be
+# imported from here.
+__all__ = [
+    "ADDRESS_FACTOR",
+    "BUDGET_CACHE_CHECK_ID",
+    "WINDOW",
+    "BudgetExceeded",
+    "BudgetUnavailable",
+    "Reservation",
+    "ValidateBudgetExceeded",
+    "check_budget_cache",
+    "reserve_validate",
+    "reset",
+    "retry_after",
+    "spend_issue",
+    "subjects",
+]
 
 logger = logging.getLogger("captchala_django.budgets")
 _T = TypeVar("_T")
@@ -56,6 +82,8 @@ _T = TypeVar("_T")
 WINDOW = 60
 #: A session's address may spend this many times a session's issue budget.
 ADDRESS_FACTOR = 2
+#: The warning about a cache that cannot count for several processes.
+BUDGET_CACHE_CHECK_ID = "captchala_django.W012"
 
 # Where counts go when the configured cache cannot keep them: this process's memory,
 # bounded in entries (Django's own thread-safe LRU store).
@@ -74,18 +102,6 @@ def reset() -> None:
     global _generation
     _generation += 1
     _local.clear()
-
-
-class BudgetExceeded(CaptchaLaError):
-    """This client has caused its share of provider calls for this minute."""
-
-    def __init__(self, retry_after: int, message: str = "budget used up") -> None:
-        super().__init__(f"{message}; retry in {retry_after}s")
-        self.retry_after = retry_after
-
-
-class BudgetUnavailable(BudgetExceeded):
-    """The budget's cache is down: nothing can be counted, so nothing is spent."""
 
 
 class _CacheDown(Exception):
@@ -278,15 +294,6 @@ class Reservation:
         self.counters.clear()
 
 
-class ValidateBudgetExceeded(BudgetExceeded):
-    """The client's budget of failed checks is spent. ``first``: the first refusal of
-    this client in this minute (the one worth a database record; the rest are logged)."""
-
-    def __init__(self, retry_after: int, first: bool) -> None:
-        super().__init__(retry_after, "validate budget used up")
-        self.first = first
-
-
 def reserve_validate(
     request: HttpRequest | None, holds_own_pass: Callable[[], bool]
 ) -> Reservation:
@@ -318,3 +325,55 @@ def reserve_validate(
         first = _counted(counter.first_refusal, False, local_when_down=True)
         raise ValidateBudgetExceeded(retry_after(counter.now), first)
     return reservation
+
+
+# --------------------------------------------------------------------------- the system check
+
+
+def check_budget_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The budgets count in ``CAPTCHALA_CACHE``: a cache that lives per process (or counts
+    nothing, and is replaced by one that does) gives each process a budget of its own,
+    and one whose ``incr`` is not atomic loses counts made at once by several processes.
+    Quiet with ``DEBUG`` on (a development server is one process)."""
+    try:
+        alias = get_setting("CAPTCHALA_CACHE")
+    except ConfigurationError:
+        return []  # E009: checks.check_settings says it
+    config = (getattr(settings, "CACHES", None) or {}).get(alias)
+    if settings.DEBUG or not isinstance(config, dict):
+        return []
+    try:
+        backend = import_string(config.get("BACKEND", ""))
+    except ImportError:  # Django reports a cache that does not import
+        return []
+    problem = _cache_weakness(backend) if isinstance(backend, type) else None
+    if problem is None:
+        return []
+    return [
+        Warning(
+            f"CAPTCHALA_CACHE ({alias!r}) is {backend.__name__}, {problem}.",
+            hint="Point CAPTCHALA_CACHE at a cache all processes share and that counts "
+            "atomically, such as django.core.cache.backends.redis.RedisCache or "
+            "PyMemcacheCache.",
+            id=BUDGET_CACHE_CHECK_ID,
+        )
+    ]
+
+
+def _cache_weakness(backend: type) -> str | None:
+    """How a cache of class ``backend`` counts the budgets of several processes wrongly,
+    or None when it counts them well."""
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.filebased import FileBasedCache
+
+    if issubclass(backend, (LocMemCache, DummyCache)):
+        return (
+            "which each process keeps for itself: with several workers, each one spends "
+            "its own budget of server tokens and failed checks per client"
+        )
+    if issubclass(backend, (DatabaseCache, FileBasedCache)):
+        return (
+            "whose incr() is a read then a write: requests counted at once in several "
+            "processes lose each other's counts, and slip under the budget together"
+        )
+    return None

@@ -9,24 +9,21 @@ A *verdict* (valid, invalid, degraded) is returned as a
 
 from __future__ import annotations
 
-import functools
-import http.cookiejar
 import logging
-import os
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict, overload
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry, Timeout
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from urllib3.util import Timeout
 
-from . import __version__
+from ._transport import USER_AGENT, create_session, environment_for, pooled, reset_session
 from .actions import KNOWN_ACTIONS, provider_action
 from .codes import Code
-from .conf import app_settings
+from .conf import app_settings, factory_setting
 from .exceptions import (
     CaptchaLaError,
     ConfigurationError,
@@ -46,7 +43,6 @@ REPLY_MAX_BYTES = 64 * 1024
 CONFIGURATION_CODES = frozenset({Code.INVALID_APP_KEY, Code.INVALID_APP_SECRET, Code.APP_DISABLED})
 #: The provider's own rate limit: no verdict on the token, so "try again later".
 RATE_LIMIT_CODE = Code.RATE_LIMIT_EXCEEDED
-USER_AGENT = f"captchala-django/{__version__} python-requests/{requests.__version__}"
 
 
 @dataclass(frozen=True)
@@ -79,75 +75,10 @@ class ServerToken:
 
 # --------------------------------------------------------------------------- session
 
-_session_lock = threading.Lock()
-_session: requests.Session | None = None
-_session_pid: int | None = None
-
-
-def create_session(pool_maxsize: int = 64) -> requests.Session:
-    """A session with keep-alive pooling and one retry of *connect* failures only.
-
-    A read error or read timeout is never retried: the request may have reached
-    the provider, and a second validate of a consumed token would turn a real
-    pass into ``token_consumed``.
-    """
-    session = requests.Session()
-    retry = Retry(
-        total=1,
-        connect=1,
-        read=False,
-        status=0,
-        other=0,
-        redirect=0,
-        allowed_methods=None,
-        raise_on_status=False,
-    )
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    # No cookie state shared between threads: the API is stateless.
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    # requests would rescan the environment (proxies, CA bundle) and read ~/.netrc on
-    # every call; environment_for() resolves the same settings once per URL instead.
-    session.trust_env = False
-    return session
-
-
-@functools.lru_cache(maxsize=16)
-def environment_for(url: str) -> tuple[dict[str, str], bool | str]:
-    """The proxies (``HTTPS_PROXY``, ``NO_PROXY``...) and CA bundle (``REQUESTS_CA_BUNDLE``,
-    ``CURL_CA_BUNDLE``) the environment sets for ``url``, as requests reads them.
-
-    Resolved once per process and URL; :func:`reset_session` forgets them.
-    """
-    proxies = requests.utils.get_environ_proxies(url)
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
-
 
 def get_session() -> requests.Session:
-    """The process-wide session (a new one after ``fork``)."""
-    global _session, _session_pid
-    pid = os.getpid()
-    if _session is None or _session_pid != pid:
-        with _session_lock:
-            if _session is None or _session_pid != pid:
-                _session = create_session()
-                _session_pid = pid
-    return _session
-
-
-def reset_session() -> None:
-    """Drop the process-wide session (its pooled connections are closed) and the
-    environment settings resolved for it."""
-    global _session, _session_pid
-    environment_for.cache_clear()
-    with _session_lock:
-        if _session is not None:
-            _session.close()
-        _session = None
-        _session_pid = None
+    """The process-wide session of the default client (a new one after ``fork``)."""
+    return pooled(CaptchaLaClient, create_session)
 
 
 # --------------------------------------------------------------------------- client
@@ -158,6 +89,7 @@ class CaptchaLaClient:
 
     Arguments default to the ``CAPTCHALA_*`` settings, read when the client is
     made. Clients are cheap: the pooled HTTP session is shared by the process.
+    ``CAPTCHALA_CLIENT`` names a subclass for every check (:func:`get_client`).
     """
 
     def __init__(
@@ -194,11 +126,25 @@ class CaptchaLaClient:
         self._session = session
 
     def __repr__(self) -> str:
-        return f"<CaptchaLaClient api_url={self.api_url!r} app_key={self.app_key!r}>"
+        return f"<{type(self).__name__} api_url={self.api_url!r} app_key={self.app_key!r}>"
+
+    def create_session(self) -> requests.Session:
+        """The HTTP session of this class's calls, made once per process and pooled.
+
+        Override it to add a proxy, a CA bundle, retries or instrumentation: change the
+        session ``super().create_session()`` returns (its ``proxies`` and ``verify`` win
+        over the environment's). Retry connects only: a retried read may send the
+        provider a token it has already consumed.
+        """
+        return create_session()  # the module's function
 
     @property
     def session(self) -> requests.Session:
-        return self._session or get_session()
+        """The session given to the constructor, else the process's one for this class."""
+        if self._session is not None:
+            return self._session
+        owner = next(k for k in type(self).__mro__ if "create_session" in vars(k))
+        return pooled(owner, self.create_session)
 
     # ------------------------------------------------------------------ public calls
 
@@ -300,12 +246,17 @@ class CaptchaLaClient:
 
     def _post(self, url: str, payload: dict[str, Any]) -> tuple[int, Any, float]:
         timeout = Timeout(connect=self.connect_timeout, read=self.timeout, total=self.timeout)
+        session = self.session
+        proxies, verify = environment_for(url)
+        # What create_session() set in code wins over what the environment says.
+        proxies = {**proxies, **session.proxies}
+        if session.verify is not True and session.verify is not None:
+            verify = session.verify
         start = time.perf_counter()
         try:
             # Never follow a redirect: it would carry the secret (and, for 307/308, the
             # token) to another host, and that host's verdict would be trusted.
-            proxies, verify = environment_for(url)
-            response = self.session.post(
+            response = session.post(
                 url,
                 json=payload,
                 headers=self._headers(),
@@ -406,9 +357,32 @@ class CaptchaLaClient:
         return ValidationResult(valid=False, code=error, message=msg, **common)
 
 
+# --------------------------------------------------------------------------- the site's client
+
+_factory: Callable[[], CaptchaLaClient] | None = None
+
+
 def get_client() -> CaptchaLaClient:
-    """The client every check and server token uses."""
-    return CaptchaLaClient()
+    """The client every check, server token and ``captchala_ping`` uses: a new one of
+    ``CAPTCHALA_CLIENT`` (resolved once; again when the setting changes), else
+    :class:`CaptchaLaClient`. Raises ``ConfigurationError`` for a setting that names
+    no client (system check E014 says so at start-up)."""
+    global _factory
+    if _factory is None:
+        _factory = factory_setting("CAPTCHALA_CLIENT", CaptchaLaClient)
+    client = _factory()
+    if not isinstance(client, CaptchaLaClient):
+        raise ConfigurationError(
+            f"CAPTCHALA_CLIENT returned a {type(client).__name__}, not a CaptchaLaClient"
+        )
+    return client
+
+
+@receiver(setting_changed)
+def _forget_client_factory(*, setting: str, **kwargs: Any) -> None:
+    global _factory
+    if setting == "CAPTCHALA_CLIENT":
+        _factory = None
 
 
 class _Common(TypedDict):
@@ -448,3 +422,4 @@ def _as_str(value: Any) -> str | None:
 
 __all__ = ["KNOWN_ACTIONS", "CaptchaLaClient", "CaptchaLaError", "ServerToken", "provider_action"]
 __all__ += ["ValidationResult", "create_session", "get_session", "printable", "token_format_error"]
+__all__ += ["USER_AGENT", "environment_for", "get_client", "reset_session"]

@@ -5,17 +5,24 @@ environment variable of the same name (parsed with django-environ), else the
 default below. Values are read on every access, so ``override_settings`` and
 pytest-django's ``settings`` fixture work; nothing is written back onto
 ``django.conf.settings``.
+
+Each setting is defined once, by its spec below: type, default, the line the README's
+settings table shows (``scripts/settings-table`` writes that table from the specs) and
+what its value may be (system checks derive their range and list checks from it).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, TypeVar, cast
 
 import environ
 from django.conf import settings as django_settings
+from django.utils.module_loading import import_string
 
 from .exceptions import ConfigurationError
 
@@ -29,98 +36,218 @@ SCOPE_KINDS = ("session", "user", "ip")
 WIDGET_PRODUCTS = ("bind", "popup", "float", "embed")
 #: The options ``Captchala.init`` takes besides the app key, server token and action.
 WIDGET_OPTIONS = ("product", "lang", "theme")
+#: The longest provider call and the longest-trusted pass the checks allow.
+MAX_TIMEOUT = 30.0
+MAX_TTL = 7 * 24 * 3600
+
+
+# --------------------------------------------------------------------------- what is allowed
+# A spec's ``check`` says what its value may be, as data: system checks derive an error
+# from a Range or a OneOf (captchala_django.checks.check_settings), and name the function
+# that checks the rest by hand (ByHand).
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number above ``low`` (or from ``low``, ``low_included``) and at most ``high``;
+    ``whole``: an int; ``optional``: or None. A bool is never a number here."""
+
+    id: str
+    low: float
+    high: float
+    whole: bool = False
+    optional: bool = False
+    low_included: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        kinds: tuple[type, ...] = (int,) if self.whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            return False
+        number = float(value)
+        above = self.low <= number if self.low_included else self.low < number
+        return above and number <= self.high
+
+    def describe(self) -> str:
+        kind = "a whole number" if self.whole else "a number"
+        if self.low_included:
+            bounds = f"{kind} from {self.low:g} to {self.high:g}"
+        else:
+            bounds = f"{kind} above {self.low:g} and at most {self.high:g}"
+        return f"None or {bounds}" if self.optional else bounds
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of ``choices`` (compared as they are: ``"ALLOW"`` is not ``"allow"``)."""
+
+    id: str
+    choices: tuple[Any, ...]
+
+    def accepts(self, value: Any) -> bool:
+        return value in self.choices
+
+    def describe(self) -> str:
+        return f"one of {self.choices}"
+
+
+@dataclass(frozen=True)
+class ByHand:
+    """More than a range or a list (an import, a dict's keys, networks, a pairing with
+    other settings): checked by ``function`` of :mod:`captchala_django.checks`."""
+
+    id: str
+    function: str
+
+
+#: What a value may be; None: anything of its type (an environment value that does not
+#: parse as its type is error E009, like any other).
+Check: TypeAlias = "Range | OneOf | ByHand | None"
 
 
 @dataclass(frozen=True)
 class Setting:
+    """One setting: its name, type (the django-environ parser of its environment value:
+    str, float, int, bool, list or json), default, the one line the README's settings
+    table shows (``doc``, Markdown), and what its value may be (``check``).
+
+    ``shown``: the default as the table shows it, when its literal would mislead."""
+
     name: str
-    cast: str  # one of: str, float, int, bool, list, json
+    cast: str
     default: Any
-    doc: str = ""
+    doc: str
+    check: Check = None
+    shown: str | None = None
 
 
+# fmt: off
 _SPECS = [
-    Setting("CAPTCHALA_APP_KEY", "str", None, doc="app key; also rendered into the widget"),
-    Setting("CAPTCHALA_APP_SECRET", "str", None, doc="server secret; never rendered or logged"),
-    Setting("CAPTCHALA_API_URL", "str", "https://apiv1.captcha.la"),
-    Setting("CAPTCHALA_LOADER_URL", "str", "https://cdn.captcha-cdn.net/captchala-loader.js"),
-    Setting("CAPTCHALA_TIMEOUT", "float", 3.0),
-    Setting("CAPTCHALA_CHECKPOINT_TTL", "int", 1800),
-    Setting("CAPTCHALA_ON_PROVIDER_ERROR", "str", "deny", doc="deny or allow"),
-    Setting("CAPTCHALA_ON_PERSISTENCE_ERROR", "str", "allow", doc="deny or allow"),
-    Setting("CAPTCHALA_TRUSTED_PROXIES", "list", []),
-    Setting("CAPTCHALA_DEFAULT_SCOPE", "str", "session"),
-    Setting("CAPTCHALA_SANDBOX", "bool", False),
-    Setting("CAPTCHALA_SANDBOX_FORCE", "bool", False, doc="allow the sandbox with DEBUG off"),
-    Setting("CAPTCHALA_TOKEN_FIELD", "str", "captchala_token"),
-    Setting("CAPTCHALA_SEND_CLIENT_IP", "bool", True),
-    Setting("CAPTCHALA_ACCEPT_DEGRADED", "bool", False),
-    Setting("CAPTCHALA_ACCEPT_CLIENT_ONLY", "bool", False),
-    Setting("CAPTCHALA_OFFLINE_API_URL", "str", "https://fallbackapiv1.captchala.com/api/validate"),
-    Setting("CAPTCHALA_SERVER_TOKENS", "bool", True),
-    Setting("CAPTCHALA_WIDGET", "json", {"product": "bind", "lang": "auto"}),
-    Setting(
-        "CAPTCHALA_SERVER_TOKEN_ACTIONS",
-        "json",
-        {},
-        doc="your action names -> the provider's server-token actions (default generic_form)",
-    ),
-    Setting("CAPTCHALA_SKIP_FOR_STAFF", "bool", False),
-    # Not in the original design table; documented in the README.
-    Setting("CAPTCHALA_IP_RESOLVER", "str", None, doc="dotted path of a callable(request)"),
-    Setting("CAPTCHALA_LEDGER_TTL", "int", 86400, doc="seconds a pass token is remembered"),
-    Setting(
-        "CAPTCHALA_RETRY_WINDOW",
-        "float",
-        None,
-        doc="seconds a resubmitted token is answered as a retry (default: timeout + 5)",
-    ),
-    Setting("CAPTCHALA_REQUIRE_ACTION", "bool", False, doc="deny replies that name no action"),
-    Setting(
-        "CAPTCHALA_DENY_IP_MISMATCH",
-        "bool",
-        False,
-        doc="deny a valid verdict when the provider saw another client address",
-    ),
-    Setting(
-        "CAPTCHALA_MAX_RISK",
-        "int",
-        None,
-        doc="deny a valid verdict whose risk_score (0-100) is above this (default: none)",
-    ),
-    Setting(
-        "CAPTCHALA_SERVER_TOKEN_BUDGET",
-        "int",
-        10,
-        doc="server tokens one client may cause to be issued a minute",
-    ),
-    Setting(
-        "CAPTCHALA_VALIDATE_BUDGET",
-        "int",
-        20,
-        doc="failed checks (with a provider call) one client may cause a minute; 0: off",
-    ),
-    Setting("CAPTCHALA_CACHE", "str", "default", doc="cache alias that counts the budgets"),
-    Setting(
-        "CAPTCHALA_CLAIM_MARGIN",
-        "float",
-        2.0,
-        doc="seconds beyond the timeout a duplicate waits for the claim in flight",
-    ),
-    Setting(
-        "CAPTCHALA_CLAIM_ABANDONED_AFTER",
-        "float",
-        60.0,
-        doc="seconds after which a claim in flight belongs to a worker that died",
-    ),
-    Setting(
-        "CAPTCHALA_WRITE_STRATEGY",
-        "str",
-        None,
-        doc='None: the best write for the database; "portable": the ORM compare-and-set',
-    ),
+    Setting("CAPTCHALA_APP_KEY", "str", None, "app key; also rendered into the widget",
+            check=ByHand("captchala_django.E001", "check_keys"), shown="required"),
+    Setting("CAPTCHALA_APP_SECRET", "str", None,
+            "server secret; never rendered, logged or stored",
+            check=ByHand("captchala_django.E002", "check_keys"), shown="required"),
+    Setting("CAPTCHALA_API_URL", "str", "https://apiv1.captcha.la",
+            "API base; the sandbox's URL in dev and tests",
+            check=ByHand("captchala_django.W004", "check_api_urls")),
+    Setting("CAPTCHALA_LOADER_URL", "str", "https://cdn.captcha-cdn.net/captchala-loader.js",
+            "browser loader"),
+    Setting("CAPTCHALA_TIMEOUT", "float", 3.0,
+            "seconds for one provider call (connect and read, 0 < t ≤ 30)",
+            check=Range("captchala_django.E004", 0, MAX_TIMEOUT)),
+    Setting("CAPTCHALA_CHECKPOINT_TTL", "int", 1800, "seconds a passed checkpoint is trusted",
+            check=Range("captchala_django.E005", 0, MAX_TTL)),
+    Setting("CAPTCHALA_ON_PROVIDER_ERROR", "str", "deny",
+            '`"deny"` or `"allow"` when CaptchaLa\'s main API is unreachable, times out or '
+            "answers 5xx; never for its rate limit, a reply that is not a verdict, or "
+            "`offline_` tokens (a client can bring those on)",
+            check=OneOf("captchala_django.E006", POLICIES)),
+    Setting("CAPTCHALA_ON_PERSISTENCE_ERROR", "str", "allow",
+            "after a valid verification whose write failed twice",
+            check=OneOf("captchala_django.E007", POLICIES)),
+    Setting("CAPTCHALA_TRUSTED_PROXIES", "list", [],
+            "CIDRs whose `X-Forwarded-For` is believed",
+            check=ByHand("captchala_django.E011", "check_proxies")),
+    Setting("CAPTCHALA_DEFAULT_SCOPE", "str", "session",
+            '`"session"`, `"user"`, `"ip"` or a dotted path to a callable; without '
+            "`SessionMiddleware` the `session` scope keeps no pass (warning W011), never "
+            "falling back to the address",
+            check=ByHand("captchala_django.E008", "check_scope")),
+    Setting("CAPTCHALA_SANDBOX", "bool", False,
+            "serve the local emulator (refused with `DEBUG` off unless "
+            "`CAPTCHALA_SANDBOX_FORCE`)",
+            check=ByHand("captchala_django.E003", "check_sandbox_in_production")),
+    Setting("CAPTCHALA_SANDBOX_FORCE", "bool", False,
+            "serve the sandbox with `DEBUG` off too, on a test server (warning W003)"),
+    Setting("CAPTCHALA_TOKEN_FIELD", "str", "captchala_token",
+            "POST field carrying the pass token"),
+    Setting("CAPTCHALA_SEND_CLIENT_IP", "bool", True, "send `client_ip` to `/v1/validate`"),
+    Setting("CAPTCHALA_ACCEPT_DEGRADED", "bool", False,
+            "accept `degraded` verdicts (quota exhausted), under the rules of a valid one: "
+            "the action (and `CAPTCHALA_REQUIRE_ACTION`) and the risk threshold"),
+    Setting("CAPTCHALA_ACCEPT_CLIENT_ONLY", "bool", False,
+            "accept unverifiable `client_` tokens (never recommended)"),
+    Setting("CAPTCHALA_OFFLINE_API_URL", "str",
+            "https://fallbackapiv1.captchala.com/api/validate",
+            "where `offline_` tokens are validated",
+            check=ByHand("captchala_django.W004", "check_api_urls")),
+    Setting("CAPTCHALA_SERVER_TOKENS", "bool", True,
+            "issue a server token per action when rendering the widget"),
+    Setting("CAPTCHALA_WIDGET", "json", {"product": "bind", "lang": "auto"},
+            "default widget options: `product`, `lang`, `theme` (the options the loader "
+            "takes; any other key is error E010)",
+            check=ByHand("captchala_django.E010", "check_widget")),
+    Setting("CAPTCHALA_SERVER_TOKEN_ACTIONS", "json", {},
+            "your action names mapped to the provider's server-token actions, such as "
+            '`{"transfer": "checkout"}`; an unmapped name that is not the provider\'s runs '
+            "as `generic_form` (warning W007)",
+            check=ByHand("captchala_django.E013", "check_server_token_actions")),
+    Setting("CAPTCHALA_DENY_IP_MISMATCH", "bool", False,
+            "deny a valid verdict when CaptchaLa saw the check solved from another address "
+            "than the request's (always recorded as an `ip_mismatch` event)"),
+    Setting("CAPTCHALA_MAX_RISK", "int", None,
+            "deny a valid verdict whose `risk_score` (0-100, higher is riskier) is above "
+            "this; per front door: `max_risk=`",
+            check=Range("captchala_django.E012", 0, 100, whole=True, optional=True,
+                  low_included=True)),
+    Setting("CAPTCHALA_SKIP_FOR_STAFF", "bool", False,
+            "staff users skip the check (field, decorator, DRF); each skip is recorded as a "
+            "`staff_skip` decision event and never creates or refreshes a pass"),
+    Setting("CAPTCHALA_IP_RESOLVER", "str", None,
+            "dotted path of a `callable(request) -> str` replacing the client IP resolution"),
+    Setting("CAPTCHALA_LEDGER_TTL", "int", 86400,
+            "seconds a pass token is remembered for replay detection"),
+    Setting("CAPTCHALA_RETRY_WINDOW", "float", None,
+            "seconds after its first claim during which a resubmitted token is answered as "
+            "an idempotent retry; after it, the token is a replay",
+            shown="`None` (= `CAPTCHALA_TIMEOUT` + 5 s)"),
+    Setting("CAPTCHALA_REQUIRE_ACTION", "bool", False,
+            "when a front door names an `action`, deny a reply that carries none "
+            "(`token_action_mismatch`)"),
+    Setting("CAPTCHALA_SERVER_TOKEN_BUDGET", "int", 10,
+            "server-token issue calls one session may cause per minute, across page renders "
+            "and the refresh endpoint; its address (an IPv6 address by its /64) may cause "
+            "twice that, so minting sessions buys at most twice the budget; a client "
+            "without a session spends its address's budget"),
+    Setting("CAPTCHALA_VALIDATE_BUDGET", "int", 20,
+            "failed checks with a provider call that one client (its session, and its "
+            "address) may cause per minute; past it, 429 with `Retry-After` and no provider "
+            "call (class `rate_limited`); a client holding a live pass is never refused by "
+            "its address's count; `0`: off"),
+    Setting("CAPTCHALA_CACHE", "str", "default",
+            "the cache alias that counts both budgets (use a shared cache, such as Redis, "
+            "with several processes: warning W012); `DummyCache` is replaced by a count in "
+            "each process's memory, and a cache that is down refuses server tokens and "
+            "counts validate calls per process"),
+    Setting("CAPTCHALA_CLAIM_MARGIN", "float", 2.0,
+            "seconds beyond `CAPTCHALA_TIMEOUT` that a duplicate submission waits for the "
+            "worker validating the same token"),
+    Setting("CAPTCHALA_CLAIM_ABANDONED_AFTER", "float", 60.0,
+            "seconds after which a claim still in flight is taken to belong to a worker "
+            "that died, and is taken over"),
+    Setting("CAPTCHALA_WRITE_STRATEGY", "str", None,
+            "`None`: the best write for the database (one statement on PostgreSQL, an "
+            'upsert on SQLite); `"portable"`: the ORM compare-and-set every backend supports'),
+    Setting("CAPTCHALA_CLIENT", "str", None,
+            "`None`: `CaptchaLaClient`; else the dotted path of a `CaptchaLaClient` subclass, "
+            "or of a zero-argument factory returning one, that makes every check, server "
+            "token and `captchala_ping` (error E014 when it names neither); override its "
+            "`create_session()` to add a proxy, a CA bundle, retries or instrumentation",
+            check=ByHand("captchala_django.E014", "check_client")),
 ]
+# fmt: on
 SETTINGS: dict[str, Setting] = {s.name: s for s in _SPECS}
+
+
+def check_id(name: str) -> str:
+    """The id of the system check that the spec of setting ``name`` names."""
+    check = SETTINGS[name].check
+    if check is None:
+        raise LookupError(f"the spec of {name} names no check")
+    return check.id
+
 
 _env = environ.Env()
 
@@ -149,6 +276,39 @@ def get_setting(name: str) -> Any:
     if isinstance(spec.default, (list, dict)):
         return copy.deepcopy(spec.default)  # never hand out the shared default to mutate
     return spec.default
+
+
+_T = TypeVar("_T")
+
+
+def factory_setting(name: str, base: type[_T]) -> Callable[[], _T]:
+    """What the setting ``name`` names: None for ``base`` itself, else a subclass of
+    ``base`` or a factory called without arguments (whose result the caller checks), or
+    the dotted path of either. Raises ``ConfigurationError`` saying what is wrong."""
+    value = get_setting(name)
+    if value is None:
+        return base
+    target = value
+    if isinstance(value, str):
+        try:
+            target = import_string(value)
+        except ImportError as exc:
+            raise ConfigurationError(f"{name} {value!r} cannot be imported: {exc}") from None
+    if isinstance(target, type) and not issubclass(target, base):
+        raise ConfigurationError(
+            f"{name} {value!r} is a class, but not a subclass of {base.__name__}"
+        )
+    if not callable(target):
+        raise ConfigurationError(
+            f"{name} {value!r} is neither a {base.__name__} subclass nor a factory"
+        )
+    try:
+        inspect.signature(target).bind()
+    except TypeError:
+        raise ConfigurationError(f"{name} {value!r} cannot be called without arguments") from None
+    except ValueError:  # no signature to read (a builtin): called as it is
+        pass
+    return cast(Callable[[], _T], target)
 
 
 def is_sandbox() -> bool:

@@ -1,8 +1,9 @@
 """Error classes.
 
 Everything the package raises is a :class:`CaptchaLaError`: the client's
-transport, protocol and configuration errors, and :class:`PersistenceError`,
-which the write path turns a database error into once its retry failed. A
+transport, protocol and configuration errors, :class:`PersistenceError`, which
+the write path turns a database error into once its retry failed, and
+:class:`BudgetExceeded`, a client past its budget of provider calls. A
 verdict (valid or invalid token) is never an exception, it is a
 ``ValidationResult``.
 """
@@ -61,5 +62,32 @@ class ConfigurationError(CaptchaLaError, ImproperlyConfigured):
     """
 
 
+class RequestRequired(ConfigurationError):
+    """A front door was used without the request it needs (a form without ``request=``,
+    a serializer without the request in its context)."""
+
+
 class PersistenceError(CaptchaLaError):
     """A checkpoint could not be written, even after one retry."""
+
+
+class BudgetExceeded(CaptchaLaError):
+    """This client has caused its share of provider calls for this minute
+    (:mod:`captchala_django.budgets`)."""
+
+    def __init__(self, retry_after: int, message: str = "budget used up") -> None:
+        super().__init__(f"{message}; retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+class BudgetUnavailable(BudgetExceeded):
+    """The budget's cache is down: nothing can be counted, so nothing is spent."""
+
+
+class ValidateBudgetExceeded(BudgetExceeded):
+    """The client's budget of failed checks is spent. ``first``: the first refusal of
+    this client in this minute (the one worth a database record; the rest are logged)."""
+
+    def __init__(self, retry_after: int, first: bool) -> None:
+        super().__init__(retry_after, "validate budget used up")
+        self.first = first

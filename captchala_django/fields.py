@@ -6,12 +6,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .middleware import NO_REQUEST_HELP, current_request
+from .exceptions import RequestRequired
+from .request_context import NO_REQUEST_HELP, current_request
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
 from .widgets import CaptchaLaWidget
@@ -26,7 +27,7 @@ logger = logging.getLogger("captchala_django.fields")
 
 def _request_of(form: forms.BaseForm | None) -> HttpRequest | None:
     """The request a form's check runs for: ``form.request`` when the form was given one,
-    else the request being served (:func:`~captchala_django.middleware.current_request`)."""
+    else the request being served (:func:`~captchala_django.request_context.current_request`)."""
     request = getattr(form, "request", None)
     return request if request is not None else current_request()
 
@@ -45,7 +46,7 @@ class _CaptchaLaBoundField(BoundField):
             # fail there, loudly. A bound one answers a user's POST, which must never be a
             # 500: its check has already been refused (see CaptchaLaField.clean).
             if request is None and not self.form.is_bound:
-                raise ImproperlyConfigured(
+                raise RequestRequired(
                     f"{type(self.form).__qualname__} has a CaptchaLaField but no request "
                     f"to check it with: {NO_REQUEST_HELP}."
                 )
@@ -64,7 +65,8 @@ class CaptchaLaField(forms.Field):
     :class:`~captchala_django.forms.CaptchaLaFormMixin`), else the request being served,
     kept by :class:`~captchala_django.middleware.RequestContextMiddleware` or by
     django-allauth's ``AccountMiddleware``. With none, the form's first render raises
-    ``ImproperlyConfigured`` and a submission is refused (never accepted, no provider
+    :class:`~captchala_django.exceptions.RequestRequired` (an ``ImproperlyConfigured``)
+    and a submission is refused (never accepted, no provider
     call; logged at ERROR). The outcome is
     kept: a second ``clean()`` makes no provider call, and
     ``form.captchala_outcome`` exposes it. When the check fails, the form's own

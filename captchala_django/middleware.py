@@ -2,19 +2,16 @@
 
 ``CaptchaLaField`` needs the request (its scope, its client address, its session). A form
 built as ``Form(request.POST)`` has none: :class:`RequestContextMiddleware` keeps the
-request in a context variable for the duration of the response, and
-:func:`current_request` reads it (or django-allauth's own, where allauth's middleware
-keeps one). :func:`check_request_context` names the forms that would find no request.
+request for the duration of the response, and :func:`current_request` reads it (or
+django-allauth's own, where allauth's middleware keeps one); both live in
+:mod:`captchala_django.request_context`, which the field reads. :func:`check_request_context`
+names the forms that would find no request.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
-from types import ModuleType
 from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -23,22 +20,26 @@ from django.core.checks import CheckMessage, Warning
 from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponseBase
 
-#: The system check's id (listed in the README with the others).
-REQUEST_CONTEXT_CHECK_ID = "captchala_django.W013"
-
-#: This middleware's dotted path, as MIDDLEWARE names it.
-MIDDLEWARE_PATH = "captchala_django.middleware.RequestContextMiddleware"
-
-#: django-allauth's middleware, which keeps the request in allauth's own context.
-ALLAUTH_MIDDLEWARE_PATH = "allauth.account.middleware.AccountMiddleware"
-
-#: What to do when a form's check has no request; said at render, in the log and by the check.
-NO_REQUEST_HELP = (
-    f'add "{MIDDLEWARE_PATH}" to MIDDLEWARE, or add CaptchaLaFormMixin '
-    "(captchala_django.forms) to the form and pass request=request"
+from .request_context import (
+    ALLAUTH_MIDDLEWARE_PATH,
+    MIDDLEWARE_PATH,
+    NO_REQUEST_HELP,
+    current_request,
+    serving,
 )
 
-_request: ContextVar[HttpRequest | None] = ContextVar("captchala_request", default=None)
+__all__ = [
+    "ALLAUTH_MIDDLEWARE_PATH",
+    "MIDDLEWARE_PATH",
+    "NO_REQUEST_HELP",
+    "REQUEST_CONTEXT_CHECK_ID",
+    "RequestContextMiddleware",
+    "check_request_context",
+    "current_request",
+]
+
+#: The system check's id (listed in the README with the others).
+REQUEST_CONTEXT_CHECK_ID = "captchala_django.W013"
 
 
 class RequestContextMiddleware:
@@ -65,47 +66,12 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self._acall(request)
-        token = _request.set(request)
-        try:
+        with serving(request):
             return cast(HttpResponseBase, self.get_response(request))
-        finally:
-            # Reset, not set to None: a request served inside another (the test
-            # client in a view) gives the outer one back.
-            _request.reset(token)
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        token = _request.set(request)
-        try:
+        with serving(request):
             return await cast(Awaitable[HttpResponseBase], self.get_response(request))
-        finally:
-            _request.reset(token)
-
-
-def current_request() -> HttpRequest | None:
-    """The request being served: :class:`RequestContextMiddleware`'s, else the one
-    django-allauth's ``AccountMiddleware`` keeps (allauth 0.58 and later), else None."""
-    request = _request.get()
-    if request is not None:
-        return request
-    return _allauth_request()
-
-
-def _allauth_request() -> HttpRequest | None:
-    context = _allauth_context()
-    # allauth's module answers ``request`` from its own context variable.
-    request = getattr(context, "request", None) if context is not None else None
-    return request if isinstance(request, HttpRequest) else None
-
-
-@functools.cache
-def _allauth_context() -> ModuleType | None:
-    """``allauth.core.context``, or None without allauth (looked up once: a failed import
-    is not cached by Python, and would search the path again on every call)."""
-    try:
-        # Imported by name: allauth is optional, and type checkers need not know it.
-        return importlib.import_module("allauth.core.context")
-    except ImportError:
-        return None
 
 
 # ------------------------------------------------------------------ the system check

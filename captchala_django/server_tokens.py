@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from .budgets import BudgetExceeded, BudgetUnavailable, spend_issue
-from .client import CaptchaLaClient, ServerToken
+from .budgets import spend_issue
+from .client import ServerToken, get_client
+from .exceptions import BudgetExceeded, BudgetUnavailable
 from .ip import get_client_ip
 
 __all__ = ["TOKEN_TTL", "BudgetExceeded", "BudgetUnavailable", "issue"]
@@ -35,7 +36,7 @@ def issue(request: HttpRequest, action: str) -> ServerToken:
     cache: dict[str, ServerToken] = request.__dict__.setdefault("_captchala_server_tokens", {})
     if action not in cache:
         spend_issue(request)
-        cache[action] = CaptchaLaClient().issue_server_token(
+        cache[action] = get_client().issue_server_token(
             action, binding_ip=get_client_ip(request), ttl=TOKEN_TTL
         )
     return cache[action]

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.test.utils import override_settings
 
-from .conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET, app_settings
+from .conf import app_settings
 from .sandbox.core import Faults
-from .sandbox.server import LiveSandbox
+from .sandbox.server import LiveSandbox, sandbox_settings
 from .tokens import TOKEN_HEADER
 
 __all__ = ["CaptchaLaSandboxMixin", "SandboxFixture", "sandbox_settings", "use_sandbox"]
@@ -42,17 +42,6 @@ if TYPE_CHECKING:
     _TestCase = TestCase
 else:
     _TestCase = object
-
-
-def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
-    """The settings that point captchala-django at the running sandbox ``live``."""
-    return {
-        "CAPTCHALA_API_URL": live.url,
-        "CAPTCHALA_OFFLINE_API_URL": live.offline_url,
-        "CAPTCHALA_LOADER_URL": live.loader_url,
-        "CAPTCHALA_APP_KEY": SANDBOX_APP_KEY,
-        "CAPTCHALA_APP_SECRET": SANDBOX_APP_SECRET,
-    }
 
 
 def _fresh_budgets() -> None:

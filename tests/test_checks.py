@@ -207,7 +207,7 @@ def test_dotted_scope_callable_is_accepted(settings):
 def test_unparsable_environment_is_e009(settings, monkeypatch):
     del settings.CAPTCHALA_TIMEOUT
     monkeypatch.setenv("CAPTCHALA_TIMEOUT", "soon")
-    assert ids(checks.check_numbers()) == ["captchala_django.E009"]
+    assert ids(checks.check_settings()) == ["captchala_django.E009"]
 
 
 def test_sqlite_without_immediate_transactions_warns(monkeypatch):
@@ -248,7 +248,7 @@ def test_w007_names_a_drf_views_unmapped_action(settings):
 def test_a_max_risk_in_range_is_fine(settings):
     for value in (None, 0, 55, 100):
         settings.CAPTCHALA_MAX_RISK = value
-        assert checks.check_max_risk() == []
+        assert checks.check_settings() == []
 
 
 def test_a_pass_that_outlives_its_session_warns(settings):
@@ -280,3 +280,27 @@ def test_server_tokens_without_a_refresh_endpoint_warn(settings):
     assert ids(checks.check_lifetimes()) == ["captchala_django.W010"]
     settings.CAPTCHALA_SERVER_TOKENS = False
     assert checks.check_lifetimes() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("CAPTCHALA_TIMEOUT", "soon"), ("CAPTCHALA_LEDGER_TTL", "a day"), ("CAPTCHALA_WIDGET", "{")],
+)
+def test_an_unparsable_environment_value_is_one_e009_naming_it(settings, monkeypatch, name, raw):
+    if hasattr(settings, name):
+        delattr(settings, name)
+    monkeypatch.setenv(name, raw)
+    found = [m for c in checks.ALL_CHECKS for m in c()]
+    assert ids(found) == ["captchala_django.E009"]
+    assert found[0].obj == name
+
+
+def test_range_and_list_checks_come_from_the_specs(settings):
+    """A spec's rule is the check: its bounds and its words are those of the message."""
+    from captchala_django.conf import SETTINGS
+
+    rule = SETTINGS["CAPTCHALA_TIMEOUT"].check
+    settings.CAPTCHALA_TIMEOUT = rule.high + 1
+    (message,) = checks.check_settings()
+    assert message.id == rule.id == "captchala_django.E004"
+    assert message.msg == "CAPTCHALA_TIMEOUT must be a number above 0 and at most 30; got 31.0."

@@ -121,3 +121,33 @@ def test_configuration_error_is_improperly_configured():
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError):
         _ = app_settings.NOT_A_SETTING
+
+
+def test_every_spec_says_its_type_default_meaning_and_what_it_allows():
+    from captchala_django.conf import ByHand, OneOf, Range
+
+    for spec in SETTINGS.values():
+        assert spec.cast in ("str", "float", "int", "bool", "list", "json"), spec.name
+        assert spec.doc and "\n" not in spec.doc, spec.name
+        assert spec.check is None or isinstance(spec.check, (Range, OneOf, ByHand)), spec.name
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("CAPTCHALA_TIMEOUT", [0.1, 3, 30], [0, 30.5, "3", True, None]),
+        ("CAPTCHALA_CHECKPOINT_TTL", [1, 1800, 7 * 24 * 3600], [0, -5, 10**9, False]),
+        ("CAPTCHALA_MAX_RISK", [None, 0, 55, 100], [-1, 101, 50.0, "50", True]),
+        ("CAPTCHALA_ON_PROVIDER_ERROR", ["deny", "allow"], ["ALLOW", "maybe", None]),
+    ],
+)
+def test_a_specs_rule_accepts_what_it_describes(name, good, bad):
+    rule = SETTINGS[name].check
+    assert all(rule.accepts(v) for v in good)
+    assert not any(rule.accepts(v) for v in bad)
+
+
+def test_the_client_setting_is_a_documented_spec():
+    spec = SETTINGS["CAPTCHALA_CLIENT"]
+    assert spec.default is None and spec.check.id == "captchala_django.E014"
+    assert "create_session()" in spec.doc

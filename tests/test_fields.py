@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory
 from django.utils import translation
 
+from captchala_django.exceptions import RequestRequired
 from captchala_django.models import Checkpoint
 from tests.forms import ContactForm
 from tests.helpers import FORGED
@@ -183,5 +184,6 @@ def test_a_form_without_the_request_is_refused_and_says_how_to_fix_it(caplog):
     assert not form.is_valid()
     assert [e.code for e in form.errors.as_data()["captcha"]] == ["unavailable"]
     assert any("RequestContextMiddleware" in r.getMessage() for r in caplog.records)
-    with pytest.raises(ImproperlyConfigured, match="CaptchaLaFormMixin"):
+    with pytest.raises(ImproperlyConfigured, match="CaptchaLaFormMixin") as raised:
         str(Bare()["captcha"])
+    assert isinstance(raised.value, RequestRequired)  # an ImproperlyConfigured of ours

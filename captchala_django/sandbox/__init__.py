@@ -15,7 +15,7 @@ __all__ = ["FAULT_MODES", "KNOWN_ACTIONS", "Reply", "Sandbox"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: the pytest plugin lives in this package and must cost nothing to load.
+    # Lazy: importing the package (say, for its ``urls``) loads no emulator state.
     if name in __all__:
         from . import core
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from ..client import KNOWN_ACTIONS
+from ..actions import KNOWN_ACTIONS
 from ..conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 
 #: ``error``: 5xx with an HTML body; ``malformed``: 200 with a body that is not JSON;

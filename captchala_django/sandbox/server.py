@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ..conf import SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from .core import Sandbox
 from .origin import (
     CORS_HEADERS,
@@ -244,3 +245,15 @@ class LiveSandbox:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.sandbox, name)
+
+
+def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
+    """The settings that point captchala-django at the running sandbox ``live``
+    (:mod:`captchala_django.testing` applies them with ``override_settings``)."""
+    return {
+        "CAPTCHALA_API_URL": live.url,
+        "CAPTCHALA_OFFLINE_API_URL": live.offline_url,
+        "CAPTCHALA_LOADER_URL": live.loader_url,
+        "CAPTCHALA_APP_KEY": SANDBOX_APP_KEY,
+        "CAPTCHALA_APP_SECRET": SANDBOX_APP_SECRET,
+    }

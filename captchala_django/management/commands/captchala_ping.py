@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from captchala_django.client import CaptchaLaClient
+from captchala_django.client import get_client
 from captchala_django.exceptions import (
     CaptchaLaError,
     ConfigurationError,
@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            client = CaptchaLaClient()
+            client = get_client()
             client.issue_server_token("login", ttl=60, max_uses=1)
         except ConfigurationError as exc:
             raise CommandError(f"CaptchaLa refused the keys: {exc}") from exc
