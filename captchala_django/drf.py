@@ -29,7 +29,7 @@ from . import budgets, guard
 from .actions import note_action
 from .checkpoints import Outcome, skips_check, verify_and_record
 from .codes import Code
-from .decorators import RETRY_AFTER
+from .exceptions import RequestRequired
 from .models import FailureClass
 from .scopes import ScopeArg
 from .tokens import MULTIPLE_TOKENS
@@ -50,7 +50,7 @@ class CaptchaUnavailable(exceptions.APIException):
     status_code = 503
     default_detail = _("The check could not be completed right now. Please try again.")
     default_code = "captcha_unavailable"
-    wait = RETRY_AFTER  # DRF turns this into a Retry-After header
+    wait = guard.RETRY_AFTER  # DRF turns this into a Retry-After header
 
 
 class CaptchaRateLimited(exceptions.Throttled):
@@ -144,7 +144,7 @@ class CaptchaLaTokenField(serializers.CharField):
         """
         request = self.context.get("request")
         if request is None:
-            raise RuntimeError("CaptchaLaTokenField needs the request in the context")
+            raise RequestRequired("CaptchaLaTokenField needs the request in the context")
         if getattr(request, _ITEM_FAILED, False):
             # An item of this request failed its check, so the request is refused whatever
             # the others hold: they are not checked (no provider call, no rows), and a
@@ -188,13 +188,13 @@ class CheckpointRequired(BasePermission):
             action=getattr(view, "captchala_action", None),
             max_risk=getattr(view, "captchala_max_risk", None),
         )
-        verdict = guard.evaluate(request, options, lambda: request.data)
-        if verdict.kind == guard.ALLOW:
+        ruling = guard.evaluate(request, options, lambda: request.data)
+        if ruling.kind == guard.ALLOW:
             return True
-        if verdict.kind == guard.UNAVAILABLE:
+        if ruling.kind == guard.UNAVAILABLE:
             raise CaptchaUnavailable()
-        if verdict.kind == guard.LIMITED:
+        if ruling.kind == guard.LIMITED:
             raise CaptchaRateLimited()
-        if verdict.outcome is None and not verdict.conflict:
+        if ruling.outcome is None and not ruling.conflict:
             raise CaptchaRequired()
         raise CaptchaRequired(_("The check was not passed. Please try again."))

@@ -1,8 +1,9 @@
 """One guard for every checkpoint front door: the decorator, the mixin and DRF's permission.
 
 The front doors are thin adapters: they say which methods are guarded, hand
-over the request's body data, and turn the :class:`Verdict` into their own kind
-of answer (a response, or a DRF exception).
+over the request's body data, and turn the :class:`Ruling` into their own kind
+of answer (a response, or a DRF exception). Every front door's 503 tells the client
+to come back after :data:`RETRY_AFTER` seconds.
 
 The pass token is read by :func:`captchala_django.tokens.read_token`, the one
 reader every front door uses.
@@ -36,6 +37,10 @@ CHALLENGE = "challenge"
 UNAVAILABLE = "unavailable"
 #: The client's budget of failed checks is spent: 429, try again in a minute.
 LIMITED = "limited"
+
+#: Seconds to wait (``Retry-After``) when the check could not be completed (503): the
+#: decorator, the mixin, DRF's field and permission, and the server-token endpoint.
+RETRY_AFTER = 30
 
 
 #: What is never guarded by default (DRF's safe methods). Every other method, TRACE and
@@ -79,13 +84,21 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Ruling:
+    """The guard's decision on one request (not :class:`captchala_django.verdict.Verdict`,
+    the dashboard's judgement of a site's checks).
+
+    ``kind`` is :data:`ALLOW`, :data:`CHALLENGE`, :data:`UNAVAILABLE` or :data:`LIMITED`;
+    ``outcome`` the check's (``None`` when no token was checked); ``conflict`` that the
+    request carried several tokens.
+    """
+
     kind: str
     outcome: Outcome | None = None
     conflict: bool = False
 
 
-def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict:
+def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Ruling:
     """Decide a guarded request; ``request.captchala`` is set to the outcome (or ``None``).
 
     ``body()`` gives the parsed body.
@@ -108,14 +121,14 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
     if passed is not None:
         if not claim_shown(request, request_tokens(request, body()), options.scope):
             request.captchala = RATE_LIMITED
-            return Verdict(LIMITED, request.captchala)
+            return Ruling(LIMITED, request.captchala)
         request.captchala = Outcome(allowed=True, checkpoint=passed, code=Code.CHECKPOINT_PASSED)
-        return Verdict(ALLOW, request.captchala)
+        return Ruling(ALLOW, request.captchala)
     read = read_token(request, body())
     if read.conflict:
-        return Verdict(CHALLENGE, conflict=True)
+        return Ruling(CHALLENGE, conflict=True)
     if read.token is None and not skips_check(request):
-        return Verdict(CHALLENGE)
+        return Ruling(CHALLENGE)
     outcome = verify_and_record(
         request,
         read.token,
@@ -127,9 +140,9 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Verdict
     )
     request.captchala = outcome
     if outcome.allowed:
-        return Verdict(ALLOW, outcome)
+        return Ruling(ALLOW, outcome)
     if outcome.rate_limited:
-        return Verdict(LIMITED, outcome)
+        return Ruling(LIMITED, outcome)
     if outcome.retry_later:
-        return Verdict(UNAVAILABLE, outcome)
-    return Verdict(CHALLENGE, outcome)
+        return Ruling(UNAVAILABLE, outcome)
+    return Ruling(CHALLENGE, outcome)

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from . import server_tokens
 from .client import KNOWN_ACTIONS
-from .decorators import RETRY_AFTER
 from .exceptions import CaptchaLaError, ConfigurationError
+from .guard import RETRY_AFTER
 
 logger = logging.getLogger("captchala_django.views")
 

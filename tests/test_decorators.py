@@ -10,7 +10,7 @@ from django.db import connection, connections
 from django.test import AsyncClient, Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from captchala_django.decorators import RETURN_FIELD, same_url
+from captchala_django.challenge import RETURN_FIELD, same_url
 from captchala_django.models import Checkpoint
 from tests.helpers import FORGED, checkpoint_lookups
 

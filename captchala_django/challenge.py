@@ -1,0 +1,191 @@
+"""What a request the guard stopped gets back, as a response.
+
+* :func:`challenge_response`: the challenge page (HTML, 403), or
+  ``{"error": "captcha_required"}`` (JSON, 403);
+* :func:`unavailable_response`: CaptchaLa could not be asked, 503 with ``Retry-After``;
+* :func:`limited_response`: the client's budget of failed checks is spent, 429 with
+  ``Retry-After``.
+
+Each is private to its request (never cached, never framed), and JSON for a client that
+asks for JSON. The page posts back to the request's own URL and carries a re-submittable
+POST's fields over as hidden inputs, never a sensitive one. It shows the widget the caller
+renders: this module sits below the front doors, the widget among them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.debug import SafeExceptionReporterFilter
+
+from . import budgets
+from .conf import app_settings
+from .guard import RETRY_AFTER, Ruling
+
+#: Posted by the challenge page when the guarded request was not a re-submittable POST.
+RETURN_FIELD = "_captchala_return"
+#: The names Django's own error reports hide (``API|TOKEN|KEY|SECRET|PASS|SIGNATURE``).
+SENSITIVE_NAMES = SafeExceptionReporterFilter.hidden_settings
+#: Short secrets that pattern misses, as whole words of a field name (``card_cvv``,
+#: ``otp``), so that ``shipping`` keeps its ``pin``.
+SENSITIVE_WORDS = re.compile(r"(?:^|[_\W])(?:pwd|pin|cvv|cvc|otp|ssn)(?:[_\W\d]|$)", re.I)
+#: What :func:`declared_sensitive` gives for a bare ``sensitive_post_parameters()``: all of them.
+ALL = "__ALL__"
+
+
+def post_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
+    """The POST body's fields; a malformed body carries none (so no token either)."""
+    try:
+        return request.POST
+    except (MultiPartParserError, ValueError):
+        return {}
+
+
+def same_url(request: HttpRequest) -> str:
+    """The request's own path and query, made safe to use as a link (never another host)."""
+    url = request.get_full_path()
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        url = "/" + url.lstrip("/\\")
+    return url
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return (
+        request.content_type == "application/json"
+        or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+        or ("application/json" in accept and "text/html" not in accept)
+    )
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Challenge and retry pages are for this request only: never cached, never framed."""
+    add_never_cache_headers(response)
+    response["X-Frame-Options"] = "DENY"
+    return response
+
+
+def declared_sensitive(view: Callable[..., Any]) -> tuple[str, ...] | str:
+    """What ``sensitive_post_parameters`` marks on ``view`` or anything it wraps.
+
+    The guard stops a request before an inner ``sensitive_post_parameters``
+    has run, so its parameters are read from the wrapper itself.
+    """
+    found: set[str] = set()
+    seen = 0
+    fn: Callable[..., Any] | None = view
+    while fn is not None and seen < 20:
+        code = getattr(fn, "__code__", None)  # functools.wraps renames, the code keeps its name
+        if code is not None and code.co_name == "sensitive_post_parameters_wrapper":
+            parameters = inspect.getclosurevars(fn).nonlocals.get("parameters", ())
+            if not parameters:
+                return ALL
+            found.update(parameters)
+        fn = getattr(fn, "__wrapped__", None)
+        seen += 1
+    return tuple(sorted(found))
+
+
+def _echoable(
+    request: HttpRequest, sensitive: tuple[str, ...] | str, data: Any
+) -> list[tuple[str, str]]:
+    """The posted fields the challenge page may carry over: never a sensitive one.
+
+    Dropped: the token field, the CSRF token, fields whose names Django's error
+    reports hide or that name a short secret (``pwd``, ``pin``, ``cvv``, ``cvc``,
+    ``otp``, ``ssn`` as a word), and what ``sensitive_post_parameters`` marks
+    (on the request, else ``sensitive`` as read from the view; all, for ``()``).
+    The user types those again.
+    """
+    marked = getattr(request, "sensitive_post_parameters", None) or sensitive
+    if marked == ALL or not hasattr(data, "lists"):
+        return []
+    skip = {app_settings.TOKEN_FIELD, "csrfmiddlewaretoken", RETURN_FIELD, *marked}
+    return [
+        (name, value)
+        for name, values in data.lists()
+        if name not in skip
+        and not SENSITIVE_NAMES.search(name)
+        and not SENSITIVE_WORDS.search(name)
+        for value in values
+    ]
+
+
+def challenge_response(
+    request: HttpRequest,
+    ruling: Ruling,
+    *,
+    template: str,
+    sensitive: tuple[str, ...] | str,
+    widget: Callable[[], str],
+) -> HttpResponse:
+    """403: the challenge page (``template``), or JSON for a client that asks for it.
+
+    ``widget()`` renders the widget, for the page only; ``sensitive`` is what
+    :func:`declared_sensitive` read from the view.
+    """
+    if ruling.outcome is None and not ruling.conflict:
+        message = _("Please complete the check to continue.")
+    else:
+        message = _("The check was not passed. Please try again.")
+    if _wants_json(request):
+        response = JsonResponse(
+            {
+                "error": "captcha_required",
+                "detail": message,
+                "token_field": app_settings.TOKEN_FIELD,
+                "token_header": "X-CaptchaLa-Token",
+            },
+            status=403,
+        )
+        return _private(response)
+    data = post_data(request) if request.method == "POST" else {}
+    resubmit = request.method == "POST" and not request.FILES and RETURN_FIELD not in data
+    context = {
+        "message": message,
+        "widget": widget(),
+        "action_url": same_url(request),
+        "hidden": _echoable(request, sensitive, data) if resubmit else [],
+        "return_field": None if resubmit else RETURN_FIELD,
+    }
+    html = render_to_string(template, context, request=request)
+    return _private(HttpResponse(html, status=403))
+
+
+def unavailable_response(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: the check could not be completed."""
+    message = _("The check could not be completed right now. Please try again.")
+    return _try_later(request, "captcha_unavailable", message, 503, RETRY_AFTER)
+
+
+def limited_response(request: HttpRequest) -> HttpResponse:
+    """429 with ``Retry-After``: the client's budget of failed checks is spent."""
+    message = _("Too many attempts; try again in a minute.")
+    return _try_later(request, "rate_limited", message, 429, budgets.WINDOW)
+
+
+def _try_later(
+    request: HttpRequest, error: str, message: str, status: int, retry_after: int
+) -> HttpResponse:
+    """A "try again later" answer (JSON or the retry page) with ``Retry-After``."""
+    response: HttpResponse
+    if _wants_json(request):
+        response = JsonResponse(
+            {"error": error, "detail": message, "retry_after": retry_after}, status=status
+        )
+    else:
+        html = render_to_string(
+            "captchala_django/unavailable.html", {"message": message}, request=request
+        )
+        response = HttpResponse(html, status=status)
+    response["Retry-After"] = str(retry_after)
+    return _private(response)
