@@ -1,335 +1,57 @@
-"""What the admin dashboard shows, and the geometry of its charts.
+"""Kept for compatibility: the dashboard is :mod:`captchala_django.insights.dashboard`
+now. New code imports from there (its constants are read there, too: setting one here
+changes nothing)."""
 
-:func:`dashboard_data` makes a fixed number of queries (:data:`QUERIES`),
-whatever the number of rows: every figure is aggregated in the database, and
-every list it returns is bounded. :func:`charts` turns the figures into the
-coordinates the template draws as inline SVG (no JavaScript).
-"""
+from .insights.dashboard import (
+    AXIS,
+    BAR_LEFT,
+    BAR_RIGHT,
+    BAR_ROW,
+    BAR_WIDTH,
+    DAYS,
+    HOURS,
+    LABEL_CHARS,
+    PERCENTILES,
+    PLOT_HEIGHT,
+    PLOT_TOP,
+    QUERIES,
+    TOP,
+    WIDTH,
+    WINDOW,
+    Dashboard,
+    bars,
+    charts,
+    columns,
+    daily,
+    dashboard_data,
+    hourly,
+    latency,
+    nice_ceiling,
+)
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Any
-
-from django.db import connections
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Window
-from django.db.models.functions import RowNumber, TruncDate, TruncHour
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.translation import gettext_lazy as _
-
-from .checkpoints import db_alias
-from .models import CheckpointEvent, EventKind, FailureClass
-from .report import DECISIONS, client_address, decisions, failures, shared_scope_keys
-from .verdict import Verdict, gather, judge
-
-#: The window of the failure, address, route, latency and verdict figures.
-WINDOW = timedelta(hours=24)
-HOURS = 24
-DAYS = 14
-#: Rows of the top routes and top addresses.
-TOP = 8
-#: The provider reply-time percentiles shown.
-PERCENTILES = {"p50": 0.5, "p95": 0.95}
-#: The queries :func:`dashboard_data` makes (whatever the row count).
-QUERIES = 11
-
-
-@dataclass
-class Dashboard:
-    now: datetime
-    #: ``{"start", "allow", "deny", "degrade", "total"}`` per hour, oldest first.
-    hourly: list[dict[str, Any]]
-    #: ``{"day", "allow", "deny", "degrade", "total"}`` per day, oldest first.
-    daily: list[dict[str, Any]]
-    #: ``{"failure_class", "label", "count"}``, most first.
-    by_class: list[dict[str, Any]]
-    #: ``{"route", "count"}`` and ``{"address", "count"}`` (``None``: no session or unknown).
-    routes: list[dict[str, Any]]
-    addresses: list[dict[str, Any]]
-    #: ``{"count", "p50", "p95"}`` of the provider's reply times (ms).
-    latency: dict[str, Any]
-    verdict: Verdict
-    charts: dict[str, Any] = field(default_factory=dict)
-
-
-def dashboard_data(now: datetime | None = None) -> Dashboard:
-    """Every figure of the dashboard, in :data:`QUERIES` queries."""
-    db = db_alias()
-    now = now or timezone.now()
-    start = now - WINDOW
-    keys = shared_scope_keys(db, start)
-    evidence = gather(WINDOW, now=now, db=db, shared_keys=keys)
-    labels = dict(FailureClass.choices)
-    by_class = [
-        {"failure_class": name, "label": labels.get(name, name), "count": count}
-        for name, count in sorted(evidence.by_class.items(), key=lambda item: (-item[1], item[0]))
-    ]
-    routes = (
-        failures(db, start)
-        .values("checkpoint__route")
-        .annotate(count=Count("id"))
-        .order_by("-count", "checkpoint__route")[:TOP]
-    )
-    addresses = (
-        failures(db, start)
-        .annotate(address=client_address(keys))
-        .values("address")
-        .annotate(count=Count("id"))
-        .order_by("-count", "address")[:TOP]
-    )
-    board = Dashboard(
-        now=now,
-        hourly=hourly(db, now),
-        daily=daily(db, now),
-        by_class=by_class,
-        routes=[{"route": r["checkpoint__route"], "count": r["count"]} for r in routes],
-        addresses=[
-            {"address": str(r["address"]) if r["address"] else None, "count": r["count"]}
-            for r in addresses
-        ],
-        latency=latency(db, start),
-        verdict=judge(evidence),
-    )
-    board.charts = charts(board)
-    return board
-
-
-def _decision_counts() -> dict[str, Count]:
-    return {name: Count("id", filter=Q(decision=name)) for name in DECISIONS}
-
-
-def hourly(db: str, now: datetime) -> list[dict[str, Any]]:
-    """Decisions of the current hour and the ``HOURS - 1`` before it, by decision."""
-    last = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
-    first = last - timedelta(hours=HOURS - 1)
-    buckets = [_bucket(start=first + timedelta(hours=i)) for i in range(HOURS)]
-    rows = (
-        decisions(db, first)
-        .annotate(bucket=TruncHour("created_at"))
-        .values("bucket")
-        .annotate(**_decision_counts())
-        .order_by("bucket")
-    )
-    for row in rows:
-        index = round((row["bucket"] - first).total_seconds() / 3600)
-        _add(buckets[min(max(index, 0), HOURS - 1)], row)
-    return buckets
-
-
-def daily(db: str, now: datetime) -> list[dict[str, Any]]:
-    """Decisions of today and the ``DAYS - 1`` days before it (local dates), by decision."""
-    today = timezone.localdate(now)
-    days = [today - timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-    first = timezone.make_aware(datetime.combine(days[0], time.min))
-    buckets = {day: _bucket(day=day) for day in days}
-    rows = (
-        decisions(db, first)
-        .annotate(bucket=TruncDate("created_at"))
-        .values("bucket")
-        .annotate(**_decision_counts())
-        .order_by("bucket")
-    )
-    for row in rows:
-        day = row["bucket"]
-        if isinstance(day, datetime):
-            day = day.date()
-        if day in buckets:
-            _add(buckets[day], row)
-    return list(buckets.values())
-
-
-def _bucket(**key: Any) -> dict[str, Any]:
-    return {**key, "allow": 0, "deny": 0, "degrade": 0, "total": 0}
-
-
-def _add(bucket: dict[str, Any], row: dict[str, Any]) -> None:
-    for name in DECISIONS:
-        bucket[name] += row[name]
-        bucket["total"] += row[name]
-
-
-class _PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float) -> None:
-        super().__init__(expression, fraction=float(fraction))
-
-
-def latency(db: str, start: datetime) -> dict[str, Any]:
-    """p50 and p95 of the provider's reply times since ``start`` (interpolated, as
-    ``percentile_cont``): one query on every backend."""
-    replies = CheckpointEvent.objects.using(db).filter(
-        kind=EventKind.VALIDATE_RESPONSE, created_at__gte=start, latency_ms__isnull=False
-    )
-    if connections[db].vendor == "postgresql":
-        return replies.aggregate(
-            count=Count("id"),
-            **{name: _PercentileCont("latency_ms", f) for name, f in PERCENTILES.items()},
-        )
-    return _ranked_percentiles(db, replies)
-
-
-def _ranked_percentiles(db: str, replies: QuerySet[CheckpointEvent]) -> dict[str, Any]:
-    """Elsewhere: number the rows in order (a window function) and read back only the
-    two neighbours of each percentile's position, in one query."""
-    ranked = replies.annotate(
-        rn=Window(RowNumber(), order_by=F("latency_ms").asc()), cnt=Window(Count("id"))
-    ).values("latency_ms", "rn", "cnt")
-    inner, params = ranked.query.sql_with_params()
-    wanted = []
-    for fraction in PERCENTILES.values():
-        floor = f"CAST(1 + {float(fraction)!r} * (cnt - 1) AS INTEGER)"
-        wanted += [floor, f"{floor} + 1"]
-    sql = (
-        f"SELECT rn, cnt, latency_ms FROM ({inner}) ranked "  # noqa: S608 - no user input
-        f"WHERE rn IN ({', '.join(wanted)})"
-    )
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows:
-        return {"count": 0, **dict.fromkeys(PERCENTILES)}
-    count = rows[0][1]
-    values = {rn: value for rn, _cnt, value in rows}
-    result: dict[str, Any] = {"count": count}
-    for name, fraction in PERCENTILES.items():
-        position = 1 + fraction * (count - 1)
-        lower = int(position)
-        low = values[lower]
-        high = values.get(lower + 1, low)
-        result[name] = low + (position - lower) * (high - low)
-    return result
-
-
-# ----------------------------------------------------------------------- chart geometry
-
-WIDTH = 640
-PLOT_TOP, PLOT_HEIGHT, AXIS = 10, 120, 44
-BAR_WIDTH, BAR_LEFT, BAR_RIGHT, BAR_ROW = 300, 118, 44, 22
-LABEL_CHARS = 18
-
-
-def nice_ceiling(value: float) -> int:
-    """The smallest 2, 4 or 10 times a power of ten at or above ``value`` (at least 2): its
-    half, the middle gridline, is a whole number too."""
-    step = 1
-    while True:
-        for factor in (2, 4, 10):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
-
-
-def columns(series: list[dict[str, Any]], labels: list[str], every: int) -> dict[str, Any]:
-    """Stacked columns (allow at the bottom, then degrade, then deny) for ``series``."""
-    top = nice_ceiling(max((b["total"] for b in series), default=0))
-    plot_width = WIDTH - AXIS
-    slot = plot_width / len(series)
-    scale = PLOT_HEIGHT / top
-    bottom = PLOT_TOP + PLOT_HEIGHT
-    out = []
-    for i, (bucket, label) in enumerate(zip(series, labels, strict=True)):
-        y = bottom
-        parts = []
-        for name in ("allow", "degrade", "deny"):
-            height = bucket[name] * scale
-            if bucket[name]:
-                parts.append({"name": name, "y": _r(y - height), "height": _r(max(height, 0.5))})
-            y -= height
-        out.append(
-            {
-                "x": _r(AXIS + i * slot + slot * 0.15),
-                "width": _r(slot * 0.7),
-                "parts": parts,
-                "bucket": bucket,
-                "label": label,
-                "tick": (len(series) - 1 - i) % every == 0,
-                "tick_x": _r(AXIS + i * slot + slot / 2),
-            }
-        )
-    return {
-        "width": WIDTH,
-        "height": bottom + 22,
-        "bottom": bottom,
-        "plot_top": PLOT_TOP,
-        "plot_height": PLOT_HEIGHT,
-        "label_y": bottom + 15,
-        "grid": [
-            {
-                "y": _r(bottom - PLOT_HEIGHT * f),
-                "value": _r(top * f),
-                "text_y": _r(bottom - PLOT_HEIGHT * f + 4),
-            }
-            for f in (0, 0.5, 1)
-        ],
-        "axis_x": AXIS - 6,
-        "columns": out,
-        "totals": {name: sum(b[name] for b in series) for name in DECISIONS},
-    }
-
-
-def bars(
-    rows: list[dict[str, Any]], label: str, value: str = "count", full: str | None = None
-) -> dict[str, Any]:
-    """Horizontal bars, one row each: ``label`` on the left (``full`` in the tooltip and
-    the table, when given), the value at the bar's end."""
-    top = max((float(r[value] or 0) for r in rows), default=0.0) or 1.0
-    left, span = BAR_LEFT, BAR_WIDTH - BAR_LEFT - BAR_RIGHT
-    out = []
-    for i, row in enumerate(rows):
-        amount = float(row[value] or 0)
-        text = str(row[label])
-        long = str(row[full or label])
-        out.append(
-            {
-                "y": i * BAR_ROW + 4,
-                "text_y": i * BAR_ROW + 16,
-                "label": text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…",
-                "full": long,
-                "width": _r(max(span * amount / top, 1)),
-                "value": row[value],
-                "value_x": _r(left + span * amount / top + 6),
-            }
-        )
-    return {
-        "width": BAR_WIDTH,
-        "height": max(len(rows), 1) * BAR_ROW + 8,
-        "x": left,
-        "label_x": left - 8,
-        "empty_y": 18,
-        "bars": out,
-    }
-
-
-def _r(value: float) -> float:
-    return round(value, 1)
-
-
-def charts(board: Dashboard) -> dict[str, Any]:
-    """The geometry of every chart of ``board``."""
-    hour_labels = [date_format(b["start"], "H:i") for b in board.hourly]
-    day_labels = [date_format(b["day"], "M j") for b in board.daily]
-    addresses = [
-        {**r, "label": r["address"] or str(_("no session or unknown"))} for r in board.addresses
-    ]
-    latency = [
-        {"label": name, "value": board.latency[name]}
-        for name in ("p50", "p95")
-        if board.latency.get(name) is not None
-    ]
-    for row in latency:
-        row["value"] = round(row["value"])
-    return {
-        "hourly": columns(board.hourly, hour_labels, every=6),
-        "daily": columns(board.daily, day_labels, every=3),
-        "classes": bars(board.by_class, "failure_class", full="label"),
-        "routes": bars([{**r, "label": r["route"] or "-"} for r in board.routes], "label"),
-        "addresses": bars(addresses, "label"),
-        "latency": bars(latency, "label", "value"),
-    }
+__all__ = [
+    "AXIS",
+    "BAR_LEFT",
+    "BAR_RIGHT",
+    "BAR_ROW",
+    "BAR_WIDTH",
+    "DAYS",
+    "HOURS",
+    "LABEL_CHARS",
+    "PERCENTILES",
+    "PLOT_HEIGHT",
+    "PLOT_TOP",
+    "QUERIES",
+    "TOP",
+    "WIDTH",
+    "WINDOW",
+    "Dashboard",
+    "bars",
+    "charts",
+    "columns",
+    "daily",
+    "dashboard_data",
+    "hourly",
+    "latency",
+    "nice_ceiling",
+]

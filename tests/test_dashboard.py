@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from captchala_django.admin import CheckpointAdmin, CheckpointEventAdmin
 from captchala_django.checkpoints import verify_and_record
-from captchala_django.dashboard import HOURS, QUERIES, dashboard_data, nice_ceiling
+from captchala_django.insights.dashboard import HOURS, QUERIES, dashboard_data, nice_ceiling
 from captchala_django.models import Checkpoint, CheckpointEvent, EventKind
 from captchala_django.scopes import Scope
 from tests.factories import CheckpointEventFactory, CheckpointFactory

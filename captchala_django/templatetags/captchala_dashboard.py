@@ -13,7 +13,7 @@ from django import template
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from ..dashboard import dashboard_data
+from ..insights.dashboard import dashboard_data
 
 register = template.Library()
 

@@ -1,10 +1,11 @@
-"""``manage.py captchala_report``: a thin wrapper over :mod:`captchala_django.report`."""
+"""``manage.py captchala_report``: a thin wrapper over :mod:`captchala_django.insights.report`."""
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from captchala_django.report import BREAKDOWNS, report
+from captchala_django.insights.queries import BREAKDOWNS
+from captchala_django.insights.report import report
 
 from ._durations import duration
 
