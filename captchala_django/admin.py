@@ -18,10 +18,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from . import checkpoints
+from .checkpoints import rows
 from .models import Checkpoint, CheckpointEvent
 
 if TYPE_CHECKING:
@@ -133,8 +134,15 @@ def _outcome(event: CheckpointEvent) -> str:
     return " · ".join(part for part in (event.decision, event.failure_class) if part) or "—"
 
 
+def _code(event: CheckpointEvent) -> str:
+    """The outcome code and the detail (a token hint, a reason) in one cell."""
+    parts = (event.code, event.detail if event.detail != event.code else "")
+    return _breakable(" · ".join(part for part in parts if part) or "—", "_")
+
+
 def _provider(event: CheckpointEvent) -> str:
-    """The provider's side of an event in one cell: status, latency, risk, platform."""
+    """The provider's side of an event in one cell: status, latency, risk, platform, and
+    the address it saw the check solved from when that was not the request's."""
     parts = []
     if event.status_code is not None:
         parts.append(str(event.status_code))
@@ -144,6 +152,8 @@ def _provider(event: CheckpointEvent) -> str:
         parts.append(f"risk {event.risk_score}")
     if event.platform:
         parts.append(event.platform)
+    if event.provider_ip:
+        parts.append(gettext("saw %(address)s") % {"address": event.provider_ip})
     return " · ".join(parts) or "—"
 
 
@@ -152,7 +162,7 @@ class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
 
     model = CheckpointEvent
     verbose_name_plural = _("event timeline")
-    fields = ("at", "kind", "outcome", "code", "provider", "v", "short_request_id")
+    fields = ("at", "kind", "outcome", "code_and_detail", "provider", "v", "short_request_id")
     ordering = ("created_at", "id")
     extra = 0
     can_delete = False
@@ -171,8 +181,8 @@ class CheckpointEventInline(ReadOnlyMixin, admin.TabularInline):
         return _outcome(obj)
 
     @admin.display(description=_("detail"))
-    def code(self, obj: CheckpointEvent) -> str:
-        return _breakable(obj.detail or "—", "_")
+    def code_and_detail(self, obj: CheckpointEvent) -> str:
+        return _code(obj)
 
     @admin.display(description=_("version"))
     def v(self, obj: CheckpointEvent) -> str:
@@ -308,27 +318,15 @@ class CheckpointAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(CheckpointEvent)
 class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     # Compact like the checkpoint list: it fits beside the navigation and filter columns.
-    list_display = ("at", "event", "checkpoint_route", "code", "short_request_id")
+    list_display = ("at", "event", "checkpoint_route", "code_and_detail", "short_request_id")
     list_filter = ("kind", "decision", "failure_class", "created_at")
-    search_fields = ("request_id", "checkpoint__route", "detail")
+    search_fields = ("request_id", "checkpoint__route", "code", "detail")
     search_help_text = _("Request id, route or detail.")
     list_select_related = ("checkpoint",)
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    fields = (
-        "checkpoint",
-        "kind",
-        "created_at",
-        "version",
-        "decision",
-        "failure_class",
-        "detail",
-        "status_code",
-        "latency_ms",
-        "risk_score",
-        "platform",
-        "request_id",
-    )
+    # The record's columns as every writer writes them.
+    fields = ("checkpoint", "version", *rows.RECORD_COLUMNS)
     show_full_result_count = False
 
     @admin.display(description=_("at"), ordering="created_at")
@@ -345,9 +343,9 @@ class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     def checkpoint_route(self, obj: CheckpointEvent) -> str:
         return _two_lines(_breakable(obj.checkpoint.route or "—"), f"v{obj.version}")
 
-    @admin.display(description=_("detail"), ordering="detail")
-    def code(self, obj: CheckpointEvent) -> str:
-        return _breakable(obj.detail or "—", "_")
+    @admin.display(description=_("detail"), ordering="code")
+    def code_and_detail(self, obj: CheckpointEvent) -> str:
+        return _code(obj)
 
     @admin.display(description=_("request id"), ordering="request_id")
     def short_request_id(self, obj: CheckpointEvent) -> str:

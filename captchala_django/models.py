@@ -80,32 +80,50 @@ class Checkpoint(models.Model):
 
 
 class EventKind(models.TextChoices):
+    #: One check, from the token received to the decision: one row.
+    CHECK = "check", _("check")
+    #: A staff user let through without a check (``CAPTCHALA_SKIP_FOR_STAFF``).
+    STAFF_SKIP = "staff_skip", _("staff skip")
+    RESET = "reset", _("reset")
+    EXPIRED = "expired", _("expired by hand")
+    # Trails written before one record per check: still shown, never written.
     TOKEN_RECEIVED = "token_received", _("token received")
     VALIDATE_SENT = "validate_sent", _("validate sent")
     VALIDATE_RESPONSE = "validate_response", _("validate response")
     DECISION = "decision", _("decision")
     PERSIST_FAILED = "persist_failed", _("persist failed")
-    RESET = "reset", _("reset")
-    EXPIRED = "expired", _("expired by hand")
     IP_MISMATCH = "ip_mismatch", _("IP mismatch")
 
 
+#: The kinds whose row holds a decision (a check, a staff skip, an old trail's decision).
+DECISION_KINDS = (EventKind.CHECK, EventKind.STAFF_SKIP, EventKind.DECISION)
+
+
 class CheckpointEvent(models.Model):
-    """One append-only entry of a checkpoint's trail."""
+    """One append-only entry of a checkpoint's trail: a check (received, sent, the reply,
+    the decision), or a state change (reset, expiry, staff skip)."""
 
     checkpoint = models.ForeignKey(
         Checkpoint, verbose_name=_("checkpoint"), on_delete=models.CASCADE, related_name="events"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=EventKind.choices)
+    #: When the token was received (a check) or the change was made.
     created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
     version = models.PositiveIntegerField(_("checkpoint version"), default=0)
     decision = models.CharField(_("decision"), max_length=8, default="", blank=True)
     failure_class = models.CharField(_("failure class"), max_length=16, default="", blank=True)
+    #: The outcome code (:class:`captchala_django.codes.Code`, or the provider's own).
+    code = models.CharField(_("code"), max_length=64, default="", blank=True)
+    #: A check's token hint (its kind prefix and length), or why a change was made.
     detail = models.CharField(_("detail"), max_length=200, default="", blank=True)
+    #: When the provider was asked (none: it was not).
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     status_code = models.IntegerField(_("provider status"), null=True, blank=True)
     latency_ms = models.IntegerField(_("latency (ms)"), null=True, blank=True)
     risk_score = models.PositiveSmallIntegerField(_("risk score"), null=True, blank=True)
     platform = models.CharField(_("platform"), max_length=32, default="", blank=True)
+    #: The address the provider saw the check solved from, when it was not this request's.
+    provider_ip = models.GenericIPAddressField(_("provider saw"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, default="", blank=True)
 
     class Meta:
@@ -114,7 +132,7 @@ class CheckpointEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.decision or ''}".strip()
+        return f"{self.kind} {self.decision or ''} {self.code}".strip()
 
 
 class ClaimState(models.TextChoices):

@@ -21,7 +21,7 @@ from captchala_django import checkpoints
 from captchala_django.checkpoints import token_digest, verify_and_record
 from captchala_django.client import CaptchaLaClient
 from captchala_django.exceptions import ProviderResponseError
-from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
+from captchala_django.models import DECISION_KINDS, Checkpoint, CheckpointEvent, PassToken
 from captchala_django.scopes import Scope
 from tests.helpers import FORGED, VALID, JsonServer, make_request, run_threads, scope
 
@@ -46,7 +46,9 @@ def session_client() -> Client:
 
 def decisions(**filters):
     return list(
-        CheckpointEvent.objects.filter(kind="decision", **filters).values_list("detail", flat=True)
+        CheckpointEvent.objects.filter(kind__in=DECISION_KINDS, **filters).values_list(
+            "code", flat=True
+        )
     )
 
 
@@ -293,7 +295,7 @@ def test_a_claim_left_by_a_dead_worker_is_never_answered_by_fail_open(captchala_
     bot = Client(REMOTE_ADDR="203.0.113.66")
     replay = bot.post("/transfer/", {"captchala_token": token}, **JSON)
     assert replay.status_code == 503 and replay["Retry-After"]
-    refused = CheckpointEvent.objects.filter(failure_class="timeout", detail="claim_in_flight")
+    refused = CheckpointEvent.objects.filter(failure_class="timeout", code="claim_in_flight")
     assert refused.exists()
     assert captchala_sandbox.calls_for(token) == 0
     assert not Checkpoint.objects.filter(status="passed").exists()
@@ -815,7 +817,7 @@ def test_the_session_scope_without_a_session_store_is_not_the_address(captchala_
     assert human.post("/transfer/", {}, **JSON).status_code == 403  # nothing was kept
     assert not Checkpoint.objects.filter(status="passed").exists()
     assert not Checkpoint.objects.filter(scope_kind="ip").exists()
-    assert decisions(detail="pass_not_kept") == ["pass_not_kept"]
+    assert decisions(code="pass_not_kept") == ["pass_not_kept"]
     # The token bought that one request: a replay from then on, never sent again.
     assert neighbour.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
     assert captchala_sandbox.calls_for(token) == 1

@@ -41,7 +41,7 @@ def test_checkpoint_commits_with_the_request(captchala_sandbox, passed_signals):
     assert response.json() == {"allowed": True, "class": None}
     row = Checkpoint.objects.get()
     assert (row.status, row.scope_kind) == ("passed", "ip")
-    assert CheckpointEvent.objects.count() == 4
+    assert CheckpointEvent.objects.count() == 1  # one record of the check
     assert len(passed_signals) == 1
 
 

@@ -160,9 +160,12 @@ def test_a_cookieless_flood_of_made_up_tokens_costs_a_bounded_number_of_calls(
     assert "no-store" in refused["Cache-Control"]
     # Recorded (the first refusal of the minute) and logged (each) under its own class and
     # code: the token was never judged.
-    assert CheckpointEvent.objects.filter(
-        kind="decision", failure_class="rate_limited", detail="too_many_attempts"
-    ).count() == 1
+    assert (
+        CheckpointEvent.objects.filter(
+            kind="check", failure_class="rate_limited", code="too_many_attempts"
+        ).count()
+        == 1
+    )
     assert not Checkpoint.objects.filter(failure_class="validation", status="passed").exists()
     logged = [r.getMessage() for r in caplog.records]
     assert sum("class=rate_limited code=too_many_attempts" in text for text in logged) == 20
@@ -220,9 +223,7 @@ def test_passing_checks_cost_nothing(captchala_sandbox):
     codes = []
     for _ in range(30):
         token = captchala_sandbox.mint_pass_token("transfer")
-        codes.append(
-            Client(REMOTE_ADDR=BOT).post("/transfer/", {"captchala_token": token}, **JSON)
-        )
+        codes.append(Client(REMOTE_ADDR=BOT).post("/transfer/", {"captchala_token": token}, **JSON))
     assert [c.status_code for c in codes] == [200] * 30
     assert captchala_sandbox.count("validate") == 30
 

@@ -32,8 +32,11 @@ def test_valid_token_passes_and_records_a_checkpoint(captchala_sandbox, strategy
     assert (row.status, row.version, row.attempts, row.client_ip) == ("passed", 1, 1, "203.0.113.7")
     assert row.is_passed()
     assert row.expires_at - row.passed_at == timedelta(seconds=1800)
-    assert kinds(row) == ["token_received", "validate_sent", "validate_response", "decision"]
-    assert row.events.get(kind="decision").decision == "allow"
+    assert kinds(row) == ["check"]  # one record: received, sent, the reply, the decision
+    record = row.events.get()
+    assert (record.decision, record.code, record.failure_class) == ("allow", "ok", "")
+    assert record.created_at <= record.sent_at and record.status_code == 200
+    assert record.latency_ms is not None and record.detail.startswith("pt_")
     assert captchala_sandbox.calls_for(token) == 1
 
 
@@ -78,7 +81,7 @@ def test_bad_input_is_refused_without_a_call_and_recorded(captchala_sandbox, tok
         False,
     )
     assert captchala_sandbox.count("requests") == 0
-    assert kinds(Checkpoint.objects.get()) == ["token_received", "decision"]
+    assert kinds(Checkpoint.objects.get()) == ["check"]
     assert PassToken.objects.count() == 0
 
 

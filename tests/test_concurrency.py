@@ -66,7 +66,7 @@ def test_16_threads_writing_one_scope_lose_no_update(captchala_sandbox, strategy
     committed = sum(sum(r) for r in results)
     row = Checkpoint.objects.get()
     assert row.version == committed == row.attempts
-    assert CheckpointEvent.objects.count() == 2 * committed
+    assert CheckpointEvent.objects.count() == committed  # one record per committed check
     if strategy is None:  # the upsert cannot lose a race
         assert committed == 16 * per_thread
 

@@ -23,7 +23,7 @@ def test_a_risky_pass_is_denied_as_validation_risk_too_high(captchala_sandbox, s
     assert (outcome.failure_class, outcome.code) == ("validation", "risk_too_high")
     checkpoint = Checkpoint.objects.get()
     assert (checkpoint.status, checkpoint.failure_detail) == ("failed", "risk_too_high")
-    response = CheckpointEvent.objects.get(kind=EventKind.VALIDATE_RESPONSE)
+    response = CheckpointEvent.objects.get(kind=EventKind.CHECK)
     assert response.risk_score == 51
 
 
@@ -33,7 +33,7 @@ def test_at_the_threshold_passes_and_the_score_is_stored(captchala_sandbox, sett
         make_request(), captchala_sandbox.mint_pass_token(risk_score=50), scope("calm")
     )
     assert outcome.allowed and outcome.failure_class is None
-    assert CheckpointEvent.objects.get(kind=EventKind.VALIDATE_RESPONSE).risk_score == 50
+    assert CheckpointEvent.objects.get(kind=EventKind.CHECK).risk_score == 50
 
 
 def test_no_threshold_by_default(captchala_sandbox):
@@ -134,4 +134,4 @@ def test_a_score_outside_0_100_is_read_as_its_bound(captchala_sandbox, settings,
     outcome = verify_and_record(make_request(), token, scope(f"odd{sent}"))
     assert outcome.persisted
     assert outcome.allowed is (stored <= 90)
-    assert CheckpointEvent.objects.get(kind=EventKind.VALIDATE_RESPONSE).risk_score == stored
+    assert CheckpointEvent.objects.get(kind=EventKind.CHECK).risk_score == stored

@@ -28,9 +28,7 @@ def _pass_at(address: str, sandbox) -> Client:
 
 
 @pytest.mark.parametrize("carried_in", ["body", "header"])
-def test_a_token_shown_while_riding_a_pass_is_a_replay_anywhere_else(
-    captchala_sandbox, carried_in
-):
+def test_a_token_shown_while_riding_a_pass_is_a_replay_anywhere_else(captchala_sandbox, carried_in):
     holder = _pass_at(HOLDER, captchala_sandbox)
     fresh = captchala_sandbox.mint_pass_token("transfer")
     sent = {"data": {"captchala_token": fresh}} if carried_in == "body" else {}

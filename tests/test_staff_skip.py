@@ -24,8 +24,8 @@ def test_staff_pass_the_decorator_without_a_token_and_it_is_recorded(settings, c
     row = Checkpoint.objects.get()
     # A decision event, never a pass: the row stays pending, with no expiry.
     assert (row.status, row.expires_at, row.token_digest) == ("pending", None, "")
-    decision = row.events.get(kind="decision")
-    assert (decision.decision, decision.detail) == ("allow", "staff_skip")
+    decision = row.events.get(kind="staff_skip")
+    assert (decision.decision, decision.code) == ("allow", "staff_skip")
     assert captchala_sandbox.count("validate") == 0
 
 

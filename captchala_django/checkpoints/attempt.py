@@ -79,16 +79,13 @@ class Attempt:
     digest: str = ""
     #: ``offline_`` tokens are checked at the backup URL: never under a fail-open policy.
     offline: bool = False
-    #: Whether this attempt owns (or could not make) the ledger claim, and so writes it.
-    owns_claim: bool = True
-    #: The scope key the claim was made for (an anonymous scope becomes a session's).
-    claim_key: str = ""
-    #: Release the claim instead of finishing it: the provider gave no verdict.
-    release: bool = False
     #: A valid verdict whose ``risk_score`` is above this is denied (``risk_too_high``).
     max_risk: int | None = None
     started: float = field(default_factory=time.monotonic)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    #: When the token was received: the record's time.
+    received_at: datetime = field(default_factory=timezone.now)
+    #: What the steps learned for the record (token hint, provider reply, ...).
+    trail: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -120,7 +117,8 @@ class Attempt:
             return self.scope.user_id
         return user_id_of(self.request)
 
-    def event(self, kind: str, **values: Any) -> None:
-        values.setdefault("created_at", timezone.now())
-        values["detail"] = str(values.get("detail", ""))[:200]
-        self.events.append({"kind": kind, **values})
+    def note(self, **values: Any) -> None:
+        """Keep ``values`` for the check's record (columns of ``rows.RECORD_COLUMNS``)."""
+        if "detail" in values:
+            values["detail"] = str(values["detail"])[:200]
+        self.trail.update(values)

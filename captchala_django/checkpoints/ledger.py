@@ -1,23 +1,23 @@
 """The replay ledger: one row per pass token ever seen (by digest), claimed before the
 provider is asked.
 
-Claiming is one insert that may conflict. The conflict tells the cases apart:
-a claim for another scope is a replay; a claim still in flight is waited for
-(bounded), so a token is never sent to the provider twice; a finished claim
-of this scope answers only as an idempotent retry (:func:`answer`). The
-claim is finished with the outcome by the writer, or released when the
-provider gave no verdict, so that a retry asks the provider again.
+Claiming is one insert that may conflict; :func:`claim` returns a typed
+:class:`Claim` saying what the ledger holds, and :mod:`.answers` turns it into
+the next step. The claim is finished with the outcome by the writer, or
+released when the provider gave no verdict (:func:`settlement`), so that a
+retry asks the provider again.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, transaction
@@ -26,31 +26,121 @@ from django.utils import timezone
 from ..codes import Code
 from ..conf import app_settings
 from ..models import Checkpoint, ClaimState, FailureClass, PassToken
+from . import rows
 from .attempt import Attempt, aware
-from .lookup import PASSED_SQL, fetch_passed, from_values, passed_params
+from .lookup import PASSED_SQL, from_values, passed_params
 from .outcome import Outcome
 
 logger = logging.getLogger("captchala_django.checkpoints")
 
-TABLE = PassToken._meta.db_table
-COLUMNS = (
-    "token_digest",
-    "scope_key",
-    "state",
-    "allowed",
-    "degraded",
-    "failure_class",
-    "code",
-    "created_at",
-    "expires_at",
-)
-#: The columns that finishing a claim sets.
-FINISH = ("scope_key", "state", "allowed", "degraded", "failure_class", "code")
 _READ = ("id", "scope_key", "state", "allowed", "degraded", "failure_class", "code", "created_at")
 
 # Claims in flight in this process, so that a duplicate here wakes at once.
 _inflight_lock = threading.Lock()
 _inflight: dict[str, threading.Event] = {}
+
+
+class Held(enum.Enum):
+    """What the ledger holds for a token, as one claim attempt found it."""
+
+    #: Nothing of ours: no token to claim, or (with a pass that answered) a claim
+    #: already made for it, left as it is.
+    NOTHING = "nothing"
+    #: The claim is ours: ask the provider; the write finishes or releases it.
+    OURS = "ours"
+    #: The ledger could not be reached: ask the provider; the write records the claim.
+    UNREACHABLE = "unreachable"
+    #: Another worker's claim, its provider call in flight.
+    PENDING = "pending"
+    #: A finished claim: it answers (:mod:`.answers`).
+    DONE = "done"
+    #: A claim met, then let go before it could be read (its call gave no verdict).
+    RELEASED = "released"
+    #: Claimed and released over and over under our feet: treated as in flight.
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """A claim as stored."""
+
+    id: int
+    scope_key: str
+    state: ClaimState
+    allowed: bool | None
+    failure_class: FailureClass | None
+    code: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> LedgerRow:
+        return cls(
+            id=values["id"],
+            scope_key=values["scope_key"],
+            state=ClaimState(values["state"]),
+            allowed=values["allowed"],
+            failure_class=FailureClass(values["failure_class"])
+            if values["failure_class"]
+            else None,
+            code=values["code"],
+            created_at=values["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim attempt's result. ``key``: the scope the claim is made for (the check's
+    scope may later become a session's). ``row``: someone's claim (``PENDING``/``DONE``).
+    ``passed``: the scope's pass answered first (PostgreSQL's combined statement), and
+    the token was claimed as seen with it, a new ledger row when ``held`` is ``OURS``."""
+
+    held: Held
+    key: str = ""
+    row: LedgerRow | None = None
+    passed: Checkpoint | None = None
+
+    @property
+    def owned(self) -> bool:
+        """Whether this check writes the claim (finishes or releases it)."""
+        return self.held in (Held.OURS, Held.UNREACHABLE)
+
+    @property
+    def others_scope(self) -> bool:
+        return self.row is not None and self.row.scope_key != self.key
+
+
+#: No claim: nothing will be written to the ledger.
+NO_CLAIM = Claim(Held.NOTHING)
+
+
+class Settle(enum.Enum):
+    """What the write does with an owned claim."""
+
+    FINISH = "finish"
+    RELEASE = "release"
+    NOTHING = "nothing"
+
+
+#: Denials for want of a verdict: the claim is released so that a retry asks again.
+_NO_VERDICT = frozenset(
+    {
+        FailureClass.TIMEOUT,
+        FailureClass.PROVIDER,
+        FailureClass.CONFIGURATION,
+        FailureClass.RATE_LIMITED,
+    }
+)
+
+
+def settlement(claim: Claim, outcome: Outcome) -> Settle:
+    """Finish an owned claim with the outcome, or release it when the token was never
+    judged (the provider gave no verdict, or the budget refused the call) and the
+    request was denied; a fail-open answer finishes it (the token bought its one
+    submission)."""
+    if not claim.owned:
+        return Settle.NOTHING
+    unjudged = outcome.result is None and outcome.failure_class in _NO_VERDICT
+    return Settle.RELEASE if unjudged and not outcome.allowed else Settle.FINISH
 
 
 def retry_window() -> float:
@@ -62,25 +152,8 @@ def retry_window() -> float:
     return float(window)
 
 
-def row_for(att: Attempt, outcome: Outcome | None = None) -> dict[str, Any]:
-    """The ledger row of this attempt: a claim, or (with ``outcome``) a finished one."""
-    now = timezone.now()
-    return {
-        "token_digest": att.digest,
-        "scope_key": att.scope.key,
-        "state": ClaimState.PENDING if outcome is None else ClaimState.DONE,
-        "allowed": None if outcome is None else outcome.allowed,
-        "degraded": False if outcome is None else outcome.degraded,
-        "failure_class": "" if outcome is None else outcome.failure_class or "",
-        "code": "" if outcome is None else outcome.code[:64],
-        "created_at": now,
-        "expires_at": now + timedelta(seconds=app_settings.LEDGER_TTL),
-    }
-
-
 def _sql_values(att: Attempt, row: dict[str, Any]) -> list[Any]:
-    adapt = connections[att.db].ops.adapt_datetimefield_value
-    return [adapt(row[n]) if isinstance(row[n], datetime) else row[n] for n in COLUMNS]
+    return rows.params(PassToken, rows.LEDGER_COLUMNS, row, att.db)
 
 
 # --------------------------------------------------------------------------- claim
@@ -95,40 +168,26 @@ _SEEN_OUTCOME = Outcome(allowed=True, code=SEEN_WITH_PASS)
 _SEEN = "EXISTS (SELECT 1 FROM passed)"
 _CLAIM_UNLESS_PASSED = (
     f"WITH passed AS ({PASSED_SQL}), "
-    f"claim AS (INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-    "SELECT %s, %s, "
-    + ", ".join(f"CASE WHEN {_SEEN} THEN %s ELSE %s END" for _ in ("state", "allowed"))
-    + ", %s, %s, "
-    + f"CASE WHEN {_SEEN} THEN %s ELSE %s END, %s, %s "
-    "ON CONFLICT (token_digest) DO NOTHING RETURNING id) "
+    f"claim AS (INSERT INTO {rows.LEDGER_TABLE} ({', '.join(rows.LEDGER_COLUMNS)}) "
+    "SELECT "
+    + ", ".join(
+        f"CASE WHEN {_SEEN} THEN %s ELSE %s END" if name in ("state", "allowed", "code") else "%s"
+        for name in rows.LEDGER_COLUMNS
+    )
+    + " ON CONFLICT (token_digest) DO NOTHING RETURNING id) "
     "SELECT (SELECT id FROM claim), passed.* FROM (SELECT 1) AS one LEFT JOIN passed ON TRUE"
 )
 
 
 def _claim_unless_passed_params(att: Attempt) -> list[Any]:
-    """The claim's values for ``_CLAIM_UNLESS_PASSED``: each that differs between a claim
-    seen with a pass and a pending one given twice, in that order."""
-    seen = dict(zip(COLUMNS, _sql_values(att, row_for(att, _SEEN_OUTCOME)), strict=True))
-    pending = dict(zip(COLUMNS, _sql_values(att, row_for(att)), strict=True))
-    return [
-        *(pending[name] for name in ("token_digest", "scope_key")),
-        *(value for name in ("state", "allowed") for value in (seen[name], pending[name])),
-        *(pending[name] for name in ("degraded", "failure_class")),
-        seen["code"],
-        pending["code"],
-        *(pending[name] for name in ("created_at", "expires_at")),
-    ]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """``ours``: the claim is ours. Else ``row`` is someone's claim, or ``None`` when the
-    ledger is unreachable (we go on without it). ``passed``: the scope's pass answered
-    first (``claim_unless_passed`` only), and the token was claimed as seen with it."""
-
-    ours: bool
-    row: dict[str, Any] | None = None
-    passed: Checkpoint | None = None
+    """The claim's values for ``_CLAIM_UNLESS_PASSED``: a value that differs between a
+    claim seen with a pass and a pending one is given twice, seen first."""
+    seen = _sql_values(att, rows.ledger_row(att, _SEEN_OUTCOME))
+    pending = _sql_values(att, rows.ledger_row(att))
+    out: list[Any] = []
+    for name, s, p in zip(rows.LEDGER_COLUMNS, seen, pending, strict=True):
+        out += [s, p] if name in ("state", "allowed", "code") else [p]
+    return out
 
 
 #: How often a claim met, then gone before it could be read, is tried again.
@@ -137,22 +196,24 @@ _CLAIM_TRIES = 3
 
 def claim_unless_passed(att: Attempt) -> Claim:
     """The fast path and the claim at once (PostgreSQL)."""
+    key = att.scope.key
     try:
         with connections[att.db].cursor() as cursor:
             # (1+2) the fast path and the claim: one statement.
-            params = [*passed_params(att.db, att.scope.key), *_claim_unless_passed_params(att)]
+            params = [*passed_params(att.db, key), *_claim_unless_passed_params(att)]
             cursor.execute(_CLAIM_UNLESS_PASSED, params)
             claim_id, *checkpoint = cursor.fetchone()
         if checkpoint[0] is not None:
-            # ``ours``: the token was claimed as seen with the pass (a new ledger row).
-            return Claim(ours=claim_id is not None, passed=from_values(att.db, checkpoint))
+            # A claim already made for the token is left as it is (not read).
+            held = Held.OURS if claim_id is not None else Held.NOTHING
+            return Claim(held, key, passed=from_values(att.db, checkpoint))
         if claim_id is not None:
-            return Claim(ours=True)
+            return Claim(Held.OURS, key)
         row = read(att)
     except DatabaseError as exc:
         return _unreachable(att, exc)
     # Met a claim that was released before we could read it: claim again.
-    return Claim(ours=False, row=row) if row is not None else claim(att, "postgresql")
+    return _met(key, row) if row is not None else claim(att, "postgresql")
 
 
 def claim(att: Attempt, strategy: str) -> Claim:
@@ -162,21 +223,26 @@ def claim(att: Attempt, strategy: str) -> Claim:
     gave no verdict): the insert is tried again, so the provider is never asked
     without a claim while the ledger answers.
     """
+    key = att.scope.key
     try:
         for _ in range(_CLAIM_TRIES):
             if _insert(att, strategy):
-                return Claim(ours=True)
+                return Claim(Held.OURS, key)
             row = read(att)
             if row is not None:
-                return Claim(ours=False, row=row)
+                return _met(key, row)
     except DatabaseError as exc:
         return _unreachable(att, exc)
-    # Claimed and released over and over under our feet: treat it as a claim in flight.
-    return Claim(ours=False, row={"scope_key": att.scope.key, "state": "busy"})
+    return Claim(Held.BUSY, key)
+
+
+def _met(key: str, row: LedgerRow) -> Claim:
+    held = Held.DONE if row.state == ClaimState.DONE else Held.PENDING
+    return Claim(held, key, row)
 
 
 def _insert(att: Attempt, strategy: str, outcome: Outcome | None = None) -> bool:
-    row = row_for(att, outcome)
+    row = rows.ledger_row(att, outcome)
     if strategy == "portable":
         try:
             with transaction.atomic(using=att.db):
@@ -187,8 +253,8 @@ def _insert(att: Attempt, strategy: str, outcome: Outcome | None = None) -> bool
     with connections[att.db].cursor() as cursor:
         # (2) the claim: one insert that may conflict.
         cursor.execute(
-            f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+            f"INSERT INTO {rows.LEDGER_TABLE} ({', '.join(rows.LEDGER_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(rows.LEDGER_COLUMNS))}) "
             "ON CONFLICT (token_digest) DO NOTHING RETURNING id",
             _sql_values(att, row),
         )
@@ -200,8 +266,8 @@ def claim_seen(att: Attempt, strategy: str) -> bool:
 
     The provider is not asked (the pass answered), but the site has seen the token:
     anywhere else it is a replay, and here it is spent. Finished at once, so no
-    answer of :func:`answer` ever lets it through. An existing claim is left as it is.
-    True if this made a new claim (a new ledger row).
+    answer of :mod:`.answers` ever lets it through. An existing claim is left as it
+    is. True if this made a new claim (a new ledger row).
     """
     try:
         return _insert(att, strategy, _SEEN_OUTCOME)
@@ -231,13 +297,16 @@ def _unreachable(att: Attempt, exc: Exception) -> Claim:
         type(exc).__name__,
         att.request_id,
     )
-    return Claim(ours=False)
+    return Claim(Held.UNREACHABLE, att.scope.key)
 
 
-def read(att: Attempt) -> dict[str, Any] | None:
+def read(att: Attempt) -> LedgerRow | None:
     claimed = PassToken.objects.using(att.db).filter(token_digest=att.digest)
-    row: dict[str, Any] | None = claimed.values(*_READ).first()
-    return row
+    values = claimed.values(*_READ).first()
+    return None if values is None else LedgerRow.of(values)
+
+
+# --------------------------------------------------------------------------- in flight
 
 
 @contextmanager
@@ -254,14 +323,17 @@ def in_flight(att: Attempt) -> Iterator[None]:
         event.set()
 
 
-def await_claim(att: Attempt, row: dict[str, Any]) -> dict[str, Any]:
+def await_claim(att: Attempt, claim: Claim) -> Claim:
     """Wait (bounded by the provider timeout plus the claim margin) for the worker
-    validating this very token to finish; ``state == "released"`` if it let go."""
+    validating this very token to finish: its claim, ``DONE``, ``RELEASED`` if it let
+    go, or still ``PENDING`` at the deadline."""
+    assert claim.row is not None
+    row = claim.row
     deadline_in = float(app_settings.TIMEOUT) + float(app_settings.CLAIM_MARGIN)
-    age = (timezone.now() - aware(row["created_at"], att.db)).total_seconds()
+    age = (timezone.now() - aware(row.created_at, att.db)).total_seconds()
     deadline = time.monotonic() + max(0.0, deadline_in - age)
     delay = 0.005
-    while row["state"] == ClaimState.PENDING and time.monotonic() < deadline:
+    while row.state == ClaimState.PENDING and time.monotonic() < deadline:
         with _inflight_lock:
             event = _inflight.get(att.digest)
         if event is not None:
@@ -271,119 +343,78 @@ def await_claim(att: Attempt, row: dict[str, Any]) -> dict[str, Any]:
         delay = min(delay * 2, 0.1)
         fresh = read(att)
         if fresh is None:  # the claim was released: claim it again
-            return {**row, "state": "released"}
+            return replace(claim, held=Held.RELEASED)
         row = fresh
-    return row
+    return _met(claim.key, row)
 
 
-def take_over(att: Attempt, row: dict[str, Any]) -> bool:
+def take_over(att: Attempt, claim: Claim) -> Claim | None:
     """Take a claim abandoned for ``CAPTCHALA_CLAIM_ABANDONED_AFTER`` seconds by a worker
-    that died; True if it is now ours."""
+    that died: the claim, now ours, or None."""
+    row = claim.row
+    assert row is not None
     try:
-        created = aware(row["created_at"], att.db)
+        created = aware(row.created_at, att.db)
         if (timezone.now() - created).total_seconds() < float(app_settings.CLAIM_ABANDONED_AFTER):
-            return False  # still a live worker's: never send the token twice
-        return bool(
+            return None  # still a live worker's: never send the token twice
+        taken = (
             PassToken.objects.using(att.db)
-            .filter(id=row["id"], state=ClaimState.PENDING, created_at=row["created_at"])
+            .filter(id=row.id, state=ClaimState.PENDING, created_at=row.created_at)
             .update(created_at=timezone.now())
         )
     except DatabaseError:
-        return False
+        return None
+    return Claim(Held.OURS, claim.key) if taken else None
 
 
-# --------------------------------------------------------------------------- answers
+# --------------------------------------------------------------------------- settling
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What a finished claim of this scope says about a resubmitted token.
-
-    ``kind``: ``"write"`` (a valid verdict whose write failed: write it now),
-    ``"note"`` (answer ``outcome`` and record it as an event), or ``"replay"``
-    (refuse with ``code``).
-    """
-
-    kind: str
-    outcome: Outcome | None = None
-    code: str = ""
-
-
-def answer(att: Attempt, row: dict[str, Any]) -> Answer:
-    """Within the retry window a resubmission is answered as an idempotent retry:
-    a denial is repeated; a valid verdict whose write failed is written now (for
-    a one-submission front door only if that submission was not let through);
-    a pass is answered only while the checkpoint still holds it, and only at a
-    checkpoint front door. Anything else is a replay: refused, no provider call.
-    """
-    if row["scope_key"] != att.claim_key:
-        # Finished for another scope while we waited (a client without a session
-        # that passed got its own session scope): never an answer for this one.
-        return Answer("replay", code=Code.TOKEN_REPLAYED)
-    age = (timezone.now() - aware(row["created_at"], att.db)).total_seconds()
-    in_window = age <= retry_window()
-    stored = FailureClass(row["failure_class"]) if row["failure_class"] else None
-    if in_window and stored == FailureClass.PERSISTENCE:
-        # A client without a session shares its anonymous scope with every other such
-        # client: nothing ties a resubmission to the one that solved the check, so the
-        # unwritten pass is never written for it (a replayed token stays a replay).
-        if att.scope.anonymous:
-            return Answer("replay", code=Code.TOKEN_REUSED)
-        if att.reuse or not row["allowed"]:
-            return Answer("write")
-    elif in_window and not row["allowed"]:
-        denied = Outcome(allowed=False, failure_class=stored, code=row["code"], from_ledger=True)
-        return Answer("note", denied)
-    elif in_window and att.reuse and stored is None:
-        passed = fetch_passed(att.db, att.scope.key)
-        if passed is not None and passed.token_digest == att.digest:
-            retry = Outcome(
-                allowed=True, checkpoint=passed, code=Code.LEDGER_RETRY, from_ledger=True
-            )
-            return Answer("note", retry)
-    return Answer("replay", code=Code.TOKEN_REUSED)
-
-
-# --------------------------------------------------------------------------- finishing
-
-
-def finish_sql(att: Attempt, outcome: Outcome) -> tuple[str, list[Any]]:
-    """Finish our claim with ``outcome`` (an upsert, so a claim the ledger could not take
-    is written now) or release it: one statement, for the SQL write dialects."""
-    if att.release:
+def finish_sql(att: Attempt, claim: Claim, outcome: Outcome) -> tuple[str, list[Any]] | None:
+    """Settle our claim in one statement (the SQL write dialects): finish it with
+    ``outcome`` (an upsert, so a claim the ledger could not take is written now), release
+    it, or nothing."""
+    settle = settlement(claim, outcome)
+    if settle is Settle.NOTHING:
+        return None
+    if settle is Settle.RELEASE:
         return (
-            f"DELETE FROM {TABLE} WHERE token_digest = %s AND scope_key = %s AND state = %s",
-            [att.digest, att.claim_key, ClaimState.PENDING.value],
+            f"DELETE FROM {rows.LEDGER_TABLE} "
+            "WHERE token_digest = %s AND scope_key = %s AND state = %s",
+            [att.digest, claim.key, ClaimState.PENDING.value],
         )
-    sets = ", ".join(f"{name} = excluded.{name}" for name in FINISH)
+    sets = ", ".join(f"{name} = excluded.{name}" for name in rows.LEDGER_FINISH)
     sql = (
-        f"INSERT INTO {TABLE} AS p ({', '.join(COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
+        f"INSERT INTO {rows.LEDGER_TABLE} AS p ({', '.join(rows.LEDGER_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(rows.LEDGER_COLUMNS))}) "
         f"ON CONFLICT (token_digest) DO UPDATE SET {sets} WHERE p.scope_key = %s"
     )
-    return sql, [*_sql_values(att, row_for(att, outcome)), att.claim_key]
+    return sql, [*_sql_values(att, rows.ledger_row(att, outcome)), claim.key]
 
 
-def finish_orm(att: Attempt, outcome: Outcome) -> None:
+def finish_orm(att: Attempt, claim: Claim, outcome: Outcome) -> None:
     """The same as :func:`finish_sql` through the ORM (portable writer, after a failed write)."""
+    settle = settlement(claim, outcome)
+    if settle is Settle.NOTHING:
+        return
     tokens = PassToken.objects.using(att.db)
-    claimed = tokens.filter(token_digest=att.digest, scope_key=att.claim_key)
-    if att.release:
+    claimed = tokens.filter(token_digest=att.digest, scope_key=claim.key)
+    if settle is Settle.RELEASE:
         claimed.filter(state=ClaimState.PENDING).delete()
         return
-    row = row_for(att, outcome)
-    finished = claimed.update(**{name: row[name] for name in FINISH})
+    row = rows.ledger_row(att, outcome)
+    finished = claimed.update(**{name: row[name] for name in rows.LEDGER_FINISH})
     if not finished and not tokens.filter(token_digest=att.digest).exists():
         tokens.create(**row)
 
 
-def settle_after_failure(att: Attempt, outcome: Outcome) -> None:
+def settle_after_failure(att: Attempt, claim: Claim, outcome: Outcome) -> None:
     """After the checkpoint write failed, finish or release the claim on its own (best
     effort): a retry within the window then gets the answer without a provider call.
     If even this fails, the claim is taken over once abandoned."""
-    if not (att.digest and att.owns_claim):
+    if not att.digest:
         return
     try:
-        finish_orm(att, outcome)
+        finish_orm(att, claim, outcome)
     except DatabaseError as exc:
         logger.warning("could not record the answer on the ledger (%s)", type(exc).__name__)

@@ -1,7 +1,8 @@
-"""The keep-a-live-pass rules in Python, for the portable dialect.
+"""The keep-a-live-pass rule, in SQL for the upsert dialects and in Python for the
+portable one, side by side: a failure never overwrites a pass that is still valid,
+and never pushes an expiry forward.
 
-The SQL dialects carry the same rules in their upsert (``sql.KEEP`` and the
-``expires_at`` clause); ``tests/test_write_dialects.py`` pins the two together.
+``tests/test_write_dialects.py`` pins the two together.
 """
 
 from __future__ import annotations
@@ -10,9 +11,21 @@ from typing import Any
 
 from ..models import Status
 
+#: What a live pass keeps when a failure is written over it: what it says and whom it
+#: names (address, request id); the user is kept too, or filled in when unknown.
+KEPT = ("status", "token_digest", "failure_class", "failure_detail", "client_ip", "request_id")
+#: Set by every write.
+ALWAYS = ("scope_kind", "route", "updated_at")
+
+# ``c`` is the stored row, ``excluded`` the one the write asks for.
+KEEP_SQL = (
+    "(excluded.status <> 'passed' AND c.status = 'passed' "
+    "AND c.expires_at IS NOT NULL AND c.expires_at > excluded.updated_at)"
+)
+
 
 def keeps_pass(row: dict[str, Any], state: dict[str, Any]) -> bool:
-    """A failure never overwrites a pass that is still valid (``sql.KEEP`` in SQL)."""
+    """``KEEP_SQL`` in Python."""
     return (
         state["status"] != Status.PASSED
         and row["status"] == Status.PASSED
@@ -21,20 +34,28 @@ def keeps_pass(row: dict[str, Any], state: dict[str, Any]) -> bool:
     )
 
 
+def update_sql() -> list[str]:
+    """The upsert's ``SET`` clauses (:func:`merge` in SQL)."""
+    return [
+        "version = c.version + 1",
+        "attempts = c.attempts + 1",
+        *(f"{name} = excluded.{name}" for name in ALWAYS),
+        f"user_id = CASE WHEN {KEEP_SQL} THEN c.user_id "
+        "ELSE COALESCE(excluded.user_id, c.user_id) END",
+        "passed_at = CASE WHEN excluded.status = 'passed' THEN excluded.passed_at "
+        "ELSE c.passed_at END",
+        "expires_at = CASE WHEN excluded.status = 'passed' THEN excluded.expires_at "
+        "ELSE COALESCE(c.expires_at, excluded.expires_at) END",
+        *(f"{name} = CASE WHEN {KEEP_SQL} THEN c.{name} ELSE excluded.{name} END" for name in KEPT),
+    ]
+
+
 def merge(row: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-    """The columns an update of ``row`` to ``state`` sets (the SQL upsert's rules)."""
-    changes = {name: state[name] for name in ("scope_kind", "route", "updated_at")}
+    """The columns an update of ``row`` to ``state`` sets (:func:`update_sql` in Python,
+    but for ``version`` and ``attempts``, which the caller sets)."""
+    changes = {name: state[name] for name in ALWAYS}
     if not keeps_pass(row, state):
-        # A live pass keeps what it says and whom it names (address, request id, user).
-        kept = (
-            "status",
-            "token_digest",
-            "failure_class",
-            "failure_detail",
-            "client_ip",
-            "request_id",
-        )
-        changes.update({name: state[name] for name in kept})
+        changes.update({name: state[name] for name in KEPT})
         if state["user_id"] is not None:
             changes["user_id"] = state["user_id"]
     if state["status"] == Status.PASSED:

@@ -1,7 +1,7 @@
 """State changes made by hand (the admin's actions, your code): reset and expire.
 
-Each is one versioned update plus an event, in one transaction; neither can
-create a pass.
+Each is one versioned update plus a record of its own kind, in one transaction;
+neither can create a pass.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ..models import Checkpoint, CheckpointEvent, EventKind, Status
+from ..models import Checkpoint, EventKind, Status
+from . import rows
 from .attempt import db_alias, request_id_of
 from .telemetry import logger
 
@@ -34,23 +35,19 @@ def _set_state(
     scope_key: str, kind: str, request: HttpRequest | None, reason: str, **changes: Any
 ) -> bool:
     db = db_alias()
-    now = timezone.now()
     request_id = request_id_of(request)
+    record = rows.change_record(kind, reason, request_id)
     with transaction.atomic(using=db):
         manager = Checkpoint.objects.using(db)
         updated = manager.filter(scope_key=scope_key).update(
-            **changes, version=F("version") + 1, updated_at=now, request_id=request_id
+            **changes,
+            version=F("version") + 1,
+            updated_at=record["created_at"],
+            request_id=request_id,
         )
         if not updated:
             return False
         checkpoint = manager.only("id", "version").get(scope_key=scope_key)
-        CheckpointEvent.objects.using(db).create(
-            checkpoint=checkpoint,
-            kind=kind,
-            version=checkpoint.version,
-            detail=reason[:200],
-            request_id=request_id,
-            created_at=now,
-        )
+        rows.insert_records(db, checkpoint.pk, checkpoint.version, [record])
     logger.info("checkpoint %s version=%s request_id=%s", kind, checkpoint.version, request_id)
     return True

@@ -3,31 +3,31 @@ and the choice of dialect.
 
 Dialects, one module each: ``write_postgresql`` (one statement), ``write_sqlite``
 (an upsert with ``RETURNING``), ``write_portable`` (an ORM compare-and-set on
-``version`` with one re-read, for every other backend).
+``version`` with one re-read, for every other backend). Each writes the rows of
+:mod:`.rows`: the checkpoint, the claim's settlement, one record.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from contextlib import nullcontext
-from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
-from django.utils import timezone
 
 from ..conf import app_settings
 from ..exceptions import PersistenceError
-from ..models import Checkpoint, Status
-from . import write_portable, write_postgresql, write_sqlite
+from ..models import Checkpoint
+from . import rows, write_portable, write_postgresql, write_sqlite
 from .attempt import Attempt, aware
+from .ledger import Claim
 from .outcome import Outcome
 from .telemetry import logger
 
 _DIALECTS = {
-    "portable": write_portable.write,
-    "sqlite": write_sqlite.write,
-    "postgresql": write_postgresql.write,
+    "portable": write_portable.compare_and_set,
+    "sqlite": write_sqlite.three_statements,
+    "postgresql": write_postgresql.one_statement,
 }
 
 
@@ -44,9 +44,10 @@ def strategy(db: str) -> str:
     return "portable"
 
 
-def write(att: Attempt, outcome: Outcome) -> Checkpoint:
-    """Write the outcome; one retry of a database error, then ``PersistenceError``."""
-    state = desired_state(att, outcome)
+def persist(att: Attempt, claim: Claim, outcome: Outcome) -> Checkpoint:
+    """Write the outcome: the checkpoint, the claim's settlement, the record; one retry
+    of a database error, then ``PersistenceError``."""
+    state = rows.checkpoint_state(att, outcome)
     dialect = strategy(att.db)
     # On PostgreSQL the whole write is one statement, atomic on its own: outside a
     # caller's transaction it needs no BEGIN/COMMIT round trips.
@@ -54,7 +55,7 @@ def write(att: Attempt, outcome: Outcome) -> Checkpoint:
     for attempt in (1, 2):
         try:
             with nullcontext() if single else transaction.atomic(using=att.db):
-                row = _DIALECTS[dialect](att, state, outcome)
+                row = _DIALECTS[dialect](att, claim, state, outcome)
             return checkpoint_from_row(att, state, row)
         except (DatabaseError, PersistenceError) as exc:
             if attempt == 2:
@@ -65,28 +66,6 @@ def write(att: Attempt, outcome: Outcome) -> Checkpoint:
                 att.request_id,
             )
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def desired_state(att: Attempt, outcome: Outcome) -> dict[str, Any]:
-    """The row this outcome asks for; the dialect merges it with what is stored."""
-    now = timezone.now()
-    passed = outcome.failure_class is None
-    return {
-        "scope_key": att.scope.key,
-        "scope_kind": att.scope.kind,
-        "route": att.scope.route[:200],
-        "user_id": att.user_id,
-        "status": Status.PASSED if passed else Status.FAILED,
-        "token_digest": att.digest,
-        "failure_class": outcome.failure_class or "",
-        "failure_detail": outcome.code[:200],
-        "client_ip": att.client_ip,
-        "created_at": now,
-        "updated_at": now,
-        "passed_at": now if passed else None,
-        "expires_at": now + timedelta(seconds=att.ttl),
-        "request_id": att.request_id,
-    }
 
 
 def checkpoint_from_row(att: Attempt, state: dict[str, Any], row: dict[str, Any]) -> Checkpoint:

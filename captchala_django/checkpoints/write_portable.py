@@ -8,37 +8,34 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from ..exceptions import PersistenceError
-from ..models import Checkpoint, CheckpointEvent
-from . import ledger, sql
+from ..models import Checkpoint
+from . import ledger, rows
 from .attempt import Attempt
+from .ledger import Claim
 from .outcome import Outcome
 from .rules import merge
 
 
-def write(att: Attempt, state: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+def compare_and_set(
+    att: Attempt, claim: Claim, state: dict[str, Any], outcome: Outcome
+) -> dict[str, Any]:
     row = _compare_and_set(att, state)
-    if att.digest and att.owns_claim:
-        ledger.finish_orm(att, outcome)
-    CheckpointEvent.objects.using(att.db).bulk_create(
-        CheckpointEvent(
-            checkpoint_id=row["id"], version=row["version"], request_id=att.request_id, **event
-        )
-        for event in att.events
-    )
+    ledger.finish_orm(att, claim, outcome)
+    rows.insert_records(att.db, row["id"], row["version"], [rows.record(att, outcome)])
     return row
 
 
 def _compare_and_set(att: Attempt, state: dict[str, Any]) -> dict[str, Any]:
     manager = Checkpoint.objects.using(att.db)
     for _ in range(2):
-        row = manager.filter(scope_key=state["scope_key"]).values(*sql.RETURNED).first()
+        row = manager.filter(scope_key=state["scope_key"]).values(*rows.CHECKPOINT_RETURNED).first()
         if row is None:
             try:
                 with transaction.atomic(using=att.db):
-                    created = manager.create(**state, version=1, attempts=1)
+                    created = manager.create(**state)
             except IntegrityError:
                 continue  # lost the insert race: re-read
-            return {name: getattr(created, name) for name in sql.RETURNED}
+            return {name: getattr(created, name) for name in rows.CHECKPOINT_RETURNED}
         changes = merge(row, state)
         updated = manager.filter(pk=row["id"], version=row["version"]).update(
             **changes, version=row["version"] + 1, attempts=F("attempts") + 1

@@ -1,5 +1,5 @@
 """SQLite (3.35+): three statements in one transaction: the checkpoint upsert with
-``RETURNING``, the ledger finish (or release), the events."""
+``RETURNING``, the ledger's finish (or release), the record."""
 
 from __future__ import annotations
 
@@ -7,27 +7,25 @@ from typing import Any
 
 from django.db import connections
 
-from ..models import CheckpointEvent
-from . import ledger, sql
+from . import ledger, rows, sql
 from .attempt import Attempt
+from .ledger import Claim
 from .outcome import Outcome
 
-_EVENT_COLUMNS = ("checkpoint_id", "version", "request_id", *sql.EVENT_COLUMNS)
-_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"
+_RECORD = (
+    f"INSERT INTO {rows.RECORD_TABLE} ({', '.join(sql.RECORD_INSERT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(sql.RECORD_INSERT_COLUMNS))})"
+)
 
 
-def write(att: Attempt, state: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+def three_statements(
+    att: Attempt, claim: Claim, state: dict[str, Any], outcome: Outcome
+) -> dict[str, Any]:
     with connections[att.db].cursor() as cursor:
         cursor.execute(sql.CHECKPOINT_UPSERT, sql.upsert_params(att, state))
         row = sql.returned_row(cursor)
-        if att.digest and att.owns_claim:
-            cursor.execute(*ledger.finish_sql(att, outcome))
-        params: list[Any] = []
-        for event in att.events:
-            params += [row["id"], row["version"], att.request_id, *sql.event_values(att, event)]
-        cursor.execute(
-            f"INSERT INTO {CheckpointEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) VALUES "
-            + ", ".join([_EVENT_ROW] * len(att.events)),
-            params,
-        )
+        settle = ledger.finish_sql(att, claim, outcome)
+        if settle is not None:
+            cursor.execute(*settle)
+        cursor.execute(_RECORD, [row["id"], row["version"], *sql.record_params(att, outcome)])
     return row
