@@ -20,8 +20,7 @@ from django.test.utils import override_settings
 from bench.db import prepare
 from captchala_django.checkpoints import verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
-from captchala_django.sandbox.pytest_plugin import sandbox_settings
-from captchala_django.sandbox.server import LiveSandbox
+from captchala_django.sandbox.server import LiveSandbox, sandbox_settings
 from tests.helpers import make_request, scope
 
 POSTS = 200

@@ -1,7 +1,8 @@
 """Fast path of checkpoint_required: a view with a passed checkpoint vs the same view undecorated.
 
-Requests per second through Django's test client (full middleware stack), both
-views measured in interleaved rounds of one run.
+Requests per second through Django's test client (full middleware stack), the views
+measured in interleaved rounds of one run. On the typical page a third view, guarded by
+hand with the least the guarantees need (``bench/least_guard.py``), is the floor.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from bench.db import prepare
-from captchala_django.sandbox.pytest_plugin import sandbox_settings
-from captchala_django.sandbox.server import LiveSandbox
+from captchala_django.sandbox.server import LiveSandbox, sandbox_settings
 
-#: (name, undecorated URL, decorated URL): an empty view, a small page with one query
-#: and a template, and a typical page that also reads ``request.user``.
+#: (name, undecorated URL, decorated URL, hand-guarded URL): an empty view, a small page
+#: with one query and a template, and a typical page that also reads ``request.user``.
 PAIRS = [
-    ("empty view", "/plain/", "/guarded-plain/"),
-    ("small page", "/page/", "/guarded-page/"),
-    ("typical page", "/typical-page/", "/guarded-typical-page/"),
+    ("empty view", "/plain/", "/guarded-plain/", None),
+    ("small page", "/page/", "/guarded-page/", None),
+    ("typical page", "/typical-page/", "/guarded-typical-page/", "/least-guarded-typical-page/"),
 ]
 ROUNDS = 6
 PER_ROUND = 500
@@ -35,6 +35,29 @@ def _rate(client: Client, url: str) -> float:
     return PER_ROUND / (time.perf_counter() - started)
 
 
+def _compare(client: Client, name: str, urls: list[str]) -> list[str]:
+    """Interleaved rounds of each URL; its median rate, and the ratios to the first."""
+    rates: list[list[float]] = [[] for _ in urls]
+    for url in urls:
+        _rate(client, url)  # warm
+    for _ in range(ROUNDS):
+        for url, got in zip(urls, rates, strict=True):
+            got.append(_rate(client, url))
+    medians = [sorted(got)[len(got) // 2] for got in rates]
+    labels = ["undecorated", "checkpoint_required", "least guard (by hand)"]
+    lines = [
+        f"decorator: {name}, {label:<22} {rate:8.0f} requests/s"
+        for label, rate in zip(labels, medians, strict=False)
+    ]
+    lines.append(f"decorator: {name}, ratio                 {medians[0] / medians[1]:8.2f}x")
+    if len(medians) == 3:
+        lines.append(
+            f"decorator: {name}, ratio to the least    {medians[2] / medians[1]:8.2f}x "
+            f"(undecorated / least guard {medians[0] / medians[2]:.2f}x)"
+        )
+    return lines
+
+
 def run() -> list[str]:
     prepare()
     with (
@@ -45,22 +68,10 @@ def run() -> list[str]:
     ):
         client = Client()
         lines = []
-        for name, plain_url, guarded_url in PAIRS:
+        for name, *urls in PAIRS:
             token = live.mint_pass_token()
-            assert client.post(guarded_url, {"captchala_token": token}).status_code == 200
-            plain, guarded = [], []
-            _rate(client, plain_url)
-            _rate(client, guarded_url)
-            for _ in range(ROUNDS):
-                plain.append(_rate(client, plain_url))
-                guarded.append(_rate(client, guarded_url))
-            plain_rate = sorted(plain)[len(plain) // 2]
-            guarded_rate = sorted(guarded)[len(guarded) // 2]
-            lines += [
-                f"decorator: {name}, undecorated           {plain_rate:8.0f} requests/s",
-                f"decorator: {name}, checkpoint_required   {guarded_rate:8.0f} requests/s",
-                f"decorator: {name}, ratio                 {plain_rate / guarded_rate:8.2f}x",
-            ]
+            assert client.post(urls[1], {"captchala_token": token}).status_code == 200
+            lines += _compare(client, name, [url for url in urls if url])
         calls = live.count("validate")
     return [
         *lines,

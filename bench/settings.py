@@ -15,3 +15,4 @@ LOGGING = {
     "loggers": {"captchala_django": {"level": "ERROR"}},
 }
 ALLOWED_HOSTS = ["testserver"]
+ROOT_URLCONF = "bench.urls"
