@@ -186,7 +186,7 @@ _SPECS = [
             check=ByHand("captchala_django.E013", "check_server_token_actions")),
     Setting("CAPTCHALA_DENY_IP_MISMATCH", "bool", False,
             "deny a valid verdict when CaptchaLa saw the check solved from another address "
-            "than the request's (always recorded as an `ip_mismatch` event)"),
+            "than the request's (always recorded: the address it saw, on the check's record)"),
     Setting("CAPTCHALA_MAX_RISK", "int", None,
             "deny a valid verdict whose `risk_score` (0-100, higher is riskier) is above "
             "this; per front door: `max_risk=`",

@@ -8,6 +8,7 @@ before it fails as an import error in some order of loading.
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,15 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.ip",
         "captchala_django.tokens",
         "captchala_django.scopes",
-        "captchala_django.rows",
+        "captchala_django.request_context",
     ),
     # The provider: its client, and the local emulator of it.
-    ("captchala_django.client", "captchala_django.sandbox", "captchala_django.budgets"),
+    (
+        "captchala_django.client",
+        "captchala_django._transport",
+        "captchala_django.sandbox",
+        "captchala_django.budgets",
+    ),
     # The write path.
     ("captchala_django.checkpoints",),
     # What reads and runs on the write path: the guard, the read side, the chores.
@@ -193,3 +199,21 @@ def test_no_module_or_function_is_too_long(top: str) -> None:
                 if length > MAX_FUNCTION_LINES:
                     too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length}")
     assert too_long == []
+
+
+#: Names users import from where they were before the read side and the challenge page
+#: moved: kept working.
+OLD_PATHS = {
+    "captchala_django.report": ("report", "breakdown", "decisions", "failures"),
+    "captchala_django.verdict": ("judge", "gather", "Verdict", "Evidence", "MIN_FAILURES"),
+    "captchala_django.dashboard": ("dashboard_data", "Dashboard"),
+    "captchala_django.decorators": ("RETRY_AFTER", "checkpoint_required"),
+    "captchala_django.budgets": ("BudgetExceeded", "ValidateBudgetExceeded"),
+    "captchala_django.sandbox.pytest_plugin": ("sandbox_settings",),
+}
+
+
+@pytest.mark.parametrize("module", sorted(OLD_PATHS))
+def test_old_import_paths_still_work(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert [name for name in OLD_PATHS[module] if not hasattr(imported, name)] == []
