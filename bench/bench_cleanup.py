@@ -38,8 +38,9 @@ def _seed() -> float:
         )
         cursor.execute(
             f"INSERT INTO {ev} (checkpoint_id, kind, created_at, version, decision, "
-            "failure_class, detail, request_id) "
-            f"SELECT id, 'decision', now() - interval '2 hours', 1, 'allow', '', '', '' FROM {cp}"
+            "failure_class, code, detail, platform, request_id) "
+            f"SELECT id, 'check', now() - interval '2 hours', 1, 'allow', '', 'ok', '', '', '' "
+            f"FROM {cp}"
         )
         cursor.execute(f"ANALYZE {cp}")
         cursor.execute(f"ANALYZE {ev}")

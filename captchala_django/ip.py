@@ -35,8 +35,13 @@ def parse_ip(value: str | None) -> str | None:
         address = ipaddress.ip_address(value)
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            # A zone (``fe80::1%eth0``) names an interface of the host that saw the
+            # address, not a client: dropped, so that what is stored is an address.
+            address = ipaddress.IPv6Address(str(address).split("%", 1)[0])
+        if address.ipv4_mapped:
+            address = address.ipv4_mapped
     return str(address)
 
 

@@ -10,7 +10,7 @@ from django.db.models import F
 from captchala_django import signals
 from captchala_django.checkpoints import verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
-from tests.helpers import make_request, scope
+from tests.helpers import make_request, run_threads, scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("captchala_sandbox")]
 
@@ -176,3 +176,37 @@ def test_real_lock_timeout_from_a_concurrent_transaction(captchala_sandbox, vali
     assert row.version == 1  # nothing was written past the lock
     failures = [r.getMessage() for r in caplog.records if "write failed twice" in r.getMessage()]
     assert failures and ("lock timeout" in failures[0] or "database is locked" in failures[0])
+
+
+def test_two_resubmissions_at_once_of_an_unwritten_pass_let_one_form_through(
+    captchala_sandbox, settings, monkeypatch
+):
+    """A form field (one submission per token) under ``ON_PERSISTENCE_ERROR = "deny"``: the
+    submission was refused because its valid verdict could not be written, so the next
+    submission of that token writes it. Two sent at once, both having read the ledger
+    before either writes: exactly one is let through (DESIGN §8: one token, one form)."""
+    from captchala_django.checkpoints import answers
+
+    settings.CAPTCHALA_ON_PERSISTENCE_ERROR = "deny"
+    token = captchala_sandbox.mint_pass_token()
+    with connection.execute_wrapper(FailCheckpointWrites(times=2)):
+        first = verify_and_record(make_request(), token, scope("victim"), reuse=False)
+    assert (first.allowed, first.failure_class) == (False, "persistence")
+
+    both_read = threading.Barrier(2, timeout=30)
+    real = answers.retry_answer
+    first_reads = iter(range(2))
+
+    def after_both_read(att, claim, row):
+        if next(first_reads, None) is not None:
+            both_read.wait()  # the race made certain: each saw the unwritten verdict
+        return real(att, claim, row)
+
+    monkeypatch.setattr(answers, "retry_answer", after_both_read)
+    results, errors = run_threads(
+        2, lambda i: verify_and_record(make_request(), token, scope("victim"), reuse=False)
+    )
+    assert errors == []
+    assert sorted(o.allowed for o in results) == [False, True], [o.code for o in results]
+    assert captchala_sandbox.count("validate") == 1  # the token was never sent again
+    assert Checkpoint.objects.get().status == "passed"

@@ -58,7 +58,12 @@ def resolve(att: Attempt, claim: Claim, dialect: str) -> Next:
                 return Next(Step.REPLAY, ledger.NO_CLAIM)
         if claim.held is Held.DONE:
             assert claim.row is not None
-            return retry_answer(att, claim, claim.row)
+            then = retry_answer(att, claim, claim.row)
+            if then is not None:
+                return then
+            # Another resubmission took the unwritten verdict to write it: its answer.
+            claim = ledger.reread(att, claim.key)
+            continue
         if claim.held is Held.RELEASED and again:
             # The worker we waited for got no verdict and let go: claim it ourselves.
             claim = ledger.claim(att, dialect)
@@ -71,12 +76,13 @@ def resolve(att: Attempt, claim: Claim, dialect: str) -> Next:
     return Next(Step.IN_FLIGHT, ledger.NO_CLAIM)
 
 
-def retry_answer(att: Attempt, claim: Claim, row: LedgerRow) -> Next:
+def retry_answer(att: Attempt, claim: Claim, row: LedgerRow) -> Next | None:
     """Within the retry window a resubmission is answered as an idempotent retry:
     a denial is repeated; a valid verdict whose write failed is written now (for
     a one-submission front door only if that submission was not let through);
     a pass is answered only while the checkpoint still holds it, and only at a
     checkpoint front door. Anything else is a replay: refused, no provider call.
+    ``None``: another resubmission took the unwritten verdict first (read it again).
     """
     age = (timezone.now() - aware(row.created_at, att.db)).total_seconds()
     in_window = age <= ledger.retry_window()
@@ -89,8 +95,8 @@ def retry_answer(att: Attempt, claim: Claim, row: LedgerRow) -> Next:
         # client: nothing ties a resubmission to the one that solved the check, so the
         # unwritten pass is never written for it (a replayed token stays a replay).
         if not att.scope.anonymous and (att.reuse or not row.allowed):
-            # The finished claim is ours to finish again, with the verdict now written.
-            return Next(Step.WRITE, Claim(Held.OURS, claim.key))
+            taken = ledger.retake(att, claim)
+            return Next(Step.WRITE, taken) if taken is not None else None
         return replay
     if not row.allowed:
         denied = Outcome(allowed=False, failure_class=stored, code=row.code, from_ledger=True)

@@ -6,8 +6,6 @@ becomes an :class:`~.outcome.Outcome` with its failure class.
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -23,6 +21,7 @@ from ..exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from ..ip import parse_ip
 from ..models import Checkpoint, EventKind, FailureClass
 from ..scopes import ScopeArg
 from ..tokens import printable, token_format_error, token_hint
@@ -33,6 +32,7 @@ from .decide import decided, finish, note
 from .ledger import NO_CLAIM, Claim
 from .lookup import fetch_passed
 from .outcome import RATE_LIMITED, Outcome
+from .rows import MISMATCH_DETAIL
 from .shown import holds_own_pass, seen_within_budget
 from .write import strategy
 
@@ -201,20 +201,16 @@ def _ip_mismatch(att: Attempt, result: ValidationResult) -> bool:
     """The provider saw the check solved from another address than this request's: kept
     on the record (a solver farm, or a proxy the site does not trust yet)."""
     seen = printable(result.captcha_args.get("user_ip") or "", 45)
-    if not seen or not att.client_ip or _same_address(seen, att.client_ip):
+    if not seen or not att.client_ip:
         return False
-    try:
-        att.note(provider_ip=str(ipaddress.ip_address(seen)))
-    except ValueError:
-        att.note(detail=f"provider saw {seen}")
+    address = parse_ip(seen)
+    if address == att.client_ip:
+        return False
+    if address is not None:
+        att.note(provider_ip=address)
+    else:  # not an address: kept as said (capped), and still counted as a mismatch
+        att.note(detail=f"{MISMATCH_DETAIL}{seen}")
     return True
-
-
-def _same_address(a: str, b: str) -> bool:
-    try:
-        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
-    except ValueError:
-        return a == b
 
 
 def _too_risky(att: Attempt, result: ValidationResult) -> bool:

@@ -367,6 +367,39 @@ def take_over(att: Attempt, claim: Claim) -> Claim | None:
     return Claim(Held.OURS, claim.key) if taken else None
 
 
+def retake(att: Attempt, claim: Claim) -> Claim | None:
+    """Take back a finished claim whose valid verdict could not be written, to write it
+    now: one compare-and-set, so that of several resubmissions at once exactly one
+    writes it (the others wait for it, then get the answer it leaves). The claim is
+    pending again, as a fresh one (a worker that dies now leaves it to take over)."""
+    row = claim.row
+    assert row is not None
+    try:
+        taken = (
+            PassToken.objects.using(att.db)
+            .filter(
+                id=row.id,
+                state=ClaimState.DONE,
+                failure_class=FailureClass.PERSISTENCE,
+                created_at=row.created_at,
+            )
+            .update(state=ClaimState.PENDING, created_at=timezone.now())
+        )
+    except DatabaseError:
+        return None
+    return Claim(Held.OURS, claim.key) if taken else None
+
+
+def reread(att: Attempt, key: str) -> Claim:
+    """The claim as it stands now (after another worker changed it under us); ``BUSY``
+    if the ledger cannot say: the token was judged already, so it is never sent again."""
+    try:
+        row = read(att)
+    except DatabaseError:
+        return Claim(Held.BUSY, key)
+    return _met(key, row) if row is not None else Claim(Held.RELEASED, key)
+
+
 # --------------------------------------------------------------------------- settling
 
 

@@ -73,6 +73,10 @@ RECORD_COLUMNS = (
     "provider_ip",
     "request_id",
 )
+#: A check's ``detail`` when the provider saw it solved from something that is not an
+#: address (its ``provider_ip`` then stays empty): still an IP mismatch.
+MISMATCH_DETAIL = "provider saw "
+
 #: The ledger row's columns, and those finishing a claim sets.
 LEDGER_COLUMNS = (
     "token_digest",

@@ -42,6 +42,7 @@ from django.db.models import (
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, RowNumber, TruncDate, TruncHour
 
+from ..checkpoints.rows import MISMATCH_DETAIL
 from ..codes import Code
 from ..models import DECISION_KINDS, Checkpoint, CheckpointEvent, EventKind, Status
 from ..scopes import Scope
@@ -63,7 +64,11 @@ _PERIODS: dict[str, Callable[[str], Any]] = {"hour": TruncHour, "day": TruncDate
 
 
 #: A check solved from another address than the request's (an old trail's own event).
-_IP_MISMATCH = Q(kind=EventKind.CHECK, provider_ip__isnull=False) | Q(kind=EventKind.IP_MISMATCH)
+_IP_MISMATCH = (
+    Q(kind=EventKind.CHECK, provider_ip__isnull=False)
+    | Q(kind=EventKind.CHECK, detail__startswith=MISMATCH_DETAIL)
+    | Q(kind=EventKind.IP_MISMATCH)
+)
 #: Rows holding a provider's reply: checks that asked it (an old trail's reply events).
 _REPLIES = Q(kind=EventKind.CHECK, sent_at__isnull=False) | Q(kind=EventKind.VALIDATE_RESPONSE)
 #: A reply that said valid (a check denied after it by a rule of ours included).
@@ -264,7 +269,8 @@ def mismatches(db: str, start: datetime, shared_keys: list[str], code: Code) -> 
     provider saw; a shared checkpoint's decisions have none): one query."""
     address = Case(
         When(provider_ip__isnull=False, then=Cast("provider_ip", CharField())),
-        When(kind=EventKind.IP_MISMATCH, then=F("detail")),  # "provider saw <address>"
+        When(~Q(kind__in=DECISION_KINDS), then=F("detail")),  # "provider saw <address>"
+        When(detail__startswith=MISMATCH_DETAIL, then=F("detail")),
         When(checkpoint__scope_key__in=shared_keys, then=Value(None)),
         default=Cast("checkpoint__client_ip", CharField()),
         output_field=CharField(),
