@@ -22,6 +22,8 @@ from typing import Any, TypeAlias, TypeVar, cast
 
 import environ
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .exceptions import ConfigurationError
@@ -262,14 +264,30 @@ def _from_environment(spec: Setting) -> Any:
         ) from exc
 
 
+#: Values found in Django's settings, read on every check: kept until a setting changes
+#: (``override_settings`` and pytest-django's ``settings`` send ``setting_changed``).
+#: Values from the environment or the defaults are read each time.
+_from_settings: dict[str, Any] = {}
+
+
+@receiver(setting_changed)
+def _forget_settings(**kwargs: Any) -> None:
+    _from_settings.clear()
+
+
 def get_setting(name: str) -> Any:
     """Return the value of one ``CAPTCHALA_*`` setting (see module docstring)."""
+    try:
+        return _from_settings[name]
+    except KeyError:
+        pass
     try:
         spec = SETTINGS[name]
     except KeyError:
         raise ConfigurationError(f"Unknown captchala-django setting {name!r}") from None
     value = getattr(django_settings, name, _UNSET)
     if value is not _UNSET:
+        _from_settings[name] = value
         return value
     if name in os.environ:
         return _from_environment(spec)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from ..codes import Code
 from ..models import FailureClass
-from . import ledger
+from . import ledger, waiting
 from .attempt import Attempt, aware
 from .ledger import Claim, Held, LedgerRow
 from .lookup import fetch_passed
@@ -53,7 +53,7 @@ def resolve(att: Attempt, claim: Claim, dialect: str) -> Next:
         if claim.others_scope:
             return Next(Step.REPLAY, ledger.NO_CLAIM)
         if claim.held is Held.PENDING:
-            claim = ledger.await_claim(att, claim)
+            claim = waiting.await_claim(att, claim)
             if claim.others_scope:  # released and claimed by another scope
                 return Next(Step.REPLAY, ledger.NO_CLAIM)
         if claim.held is Held.DONE:
@@ -68,7 +68,7 @@ def resolve(att: Attempt, claim: Claim, dialect: str) -> Next:
             # The worker we waited for got no verdict and let go: claim it ourselves.
             claim = ledger.claim(att, dialect)
             continue
-        if claim.held is Held.PENDING and (taken := ledger.take_over(att, claim)) is not None:
+        if claim.held is Held.PENDING and (taken := waiting.take_over(att, claim)) is not None:
             return Next(Step.ASK, taken)
         break
     # Never fail-open here: the provider is not in trouble for this request, and the

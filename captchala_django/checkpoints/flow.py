@@ -25,7 +25,7 @@ from ..ip import parse_ip
 from ..models import Checkpoint, EventKind, FailureClass
 from ..scopes import ScopeArg
 from ..tokens import printable, token_format_error, token_hint
-from . import ledger, telemetry
+from . import ledger, telemetry, waiting
 from .answers import Step, resolve
 from .attempt import Attempt, token_digest
 from .decide import decided, finish, note
@@ -89,7 +89,7 @@ def verify_and_record(
     answered, claim = _fast_path_and_claim(att, fast_path and reuse and not att.scope.anonymous)
     if answered is not None:
         return answered
-    with ledger.in_flight(att):
+    with waiting.in_flight(att):
         # Only once the claim is ours, so that duplicates of one submission (answered by
         # the ledger) never spend the budget; a refused token's claim is released.
         try:

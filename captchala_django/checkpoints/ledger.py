@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,17 +23,13 @@ from ..codes import Code
 from ..conf import app_settings
 from ..models import Checkpoint, ClaimState, FailureClass, PassToken
 from . import rows
-from .attempt import Attempt, aware
+from .attempt import Attempt
 from .lookup import PASSED_SQL, from_values, passed_params
 from .outcome import Outcome
 
 logger = logging.getLogger("captchala_django.checkpoints")
 
 _READ = ("id", "scope_key", "state", "allowed", "degraded", "failure_class", "code", "created_at")
-
-# Claims in flight in this process, so that a duplicate here wakes at once.
-_inflight_lock = threading.Lock()
-_inflight: dict[str, threading.Event] = {}
 
 
 class Held(enum.Enum):
@@ -213,7 +205,7 @@ def claim_unless_passed(att: Attempt) -> Claim:
     except DatabaseError as exc:
         return _unreachable(att, exc)
     # Met a claim that was released before we could read it: claim again.
-    return _met(key, row) if row is not None else claim(att, "postgresql")
+    return met(key, row) if row is not None else claim(att, "postgresql")
 
 
 def claim(att: Attempt, strategy: str) -> Claim:
@@ -230,13 +222,13 @@ def claim(att: Attempt, strategy: str) -> Claim:
                 return Claim(Held.OURS, key)
             row = read(att)
             if row is not None:
-                return _met(key, row)
+                return met(key, row)
     except DatabaseError as exc:
         return _unreachable(att, exc)
     return Claim(Held.BUSY, key)
 
 
-def _met(key: str, row: LedgerRow) -> Claim:
+def met(key: str, row: LedgerRow) -> Claim:
     held = Held.DONE if row.state == ClaimState.DONE else Held.PENDING
     return Claim(held, key, row)
 
@@ -306,67 +298,6 @@ def read(att: Attempt) -> LedgerRow | None:
     return None if values is None else LedgerRow.of(values)
 
 
-# --------------------------------------------------------------------------- in flight
-
-
-@contextmanager
-def in_flight(att: Attempt) -> Iterator[None]:
-    """While the provider is asked: duplicates in this process wait on an event."""
-    event = threading.Event()
-    with _inflight_lock:
-        _inflight[att.digest] = event
-    try:
-        yield
-    finally:
-        with _inflight_lock:
-            _inflight.pop(att.digest, None)
-        event.set()
-
-
-def await_claim(att: Attempt, claim: Claim) -> Claim:
-    """Wait (bounded by the provider timeout plus the claim margin) for the worker
-    validating this very token to finish: its claim, ``DONE``, ``RELEASED`` if it let
-    go, or still ``PENDING`` at the deadline."""
-    assert claim.row is not None
-    row = claim.row
-    deadline_in = float(app_settings.TIMEOUT) + float(app_settings.CLAIM_MARGIN)
-    age = (timezone.now() - aware(row.created_at, att.db)).total_seconds()
-    deadline = time.monotonic() + max(0.0, deadline_in - age)
-    delay = 0.005
-    while row.state == ClaimState.PENDING and time.monotonic() < deadline:
-        with _inflight_lock:
-            event = _inflight.get(att.digest)
-        if event is not None:
-            event.wait(delay)
-        else:
-            time.sleep(delay)  # another process holds the claim: poll the ledger
-        delay = min(delay * 2, 0.1)
-        fresh = read(att)
-        if fresh is None:  # the claim was released: claim it again
-            return replace(claim, held=Held.RELEASED)
-        row = fresh
-    return _met(claim.key, row)
-
-
-def take_over(att: Attempt, claim: Claim) -> Claim | None:
-    """Take a claim abandoned for ``CAPTCHALA_CLAIM_ABANDONED_AFTER`` seconds by a worker
-    that died: the claim, now ours, or None."""
-    row = claim.row
-    assert row is not None
-    try:
-        created = aware(row.created_at, att.db)
-        if (timezone.now() - created).total_seconds() < float(app_settings.CLAIM_ABANDONED_AFTER):
-            return None  # still a live worker's: never send the token twice
-        taken = (
-            PassToken.objects.using(att.db)
-            .filter(id=row.id, state=ClaimState.PENDING, created_at=row.created_at)
-            .update(created_at=timezone.now())
-        )
-    except DatabaseError:
-        return None
-    return Claim(Held.OURS, claim.key) if taken else None
-
-
 def retake(att: Attempt, claim: Claim) -> Claim | None:
     """Take back a finished claim whose valid verdict could not be written, to write it
     now: one compare-and-set, so that of several resubmissions at once exactly one
@@ -397,7 +328,7 @@ def reread(att: Attempt, key: str) -> Claim:
         row = read(att)
     except DatabaseError:
         return Claim(Held.BUSY, key)
-    return _met(key, row) if row is not None else Claim(Held.RELEASED, key)
+    return met(key, row) if row is not None else Claim(Held.RELEASED, key)
 
 
 # --------------------------------------------------------------------------- settling

@@ -12,7 +12,8 @@ column changed in the model changes every writer.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -100,24 +101,31 @@ def _field(model: type[models.Model], column: str) -> models.Field[Any, Any]:
     raise LookupError(f"{model.__name__} has no column {column}")
 
 
+@functools.cache
+def _fields(model: type[models.Model], columns: tuple[str, ...]) -> tuple[Any, ...]:
+    """Each column's field, or None for a foreign key (its value is the id, as it is)."""
+    found = (_field(model, column) for column in columns)
+    return tuple(None if isinstance(f, models.ForeignKey) else f for f in found)
+
+
 def params(
-    model: type[models.Model], columns: Sequence[str], values: Mapping[str, Any], db: str
+    model: type[models.Model], columns: tuple[str, ...], values: Mapping[str, Any], db: str
 ) -> list[Any]:
     """``values`` of ``columns`` as ``db`` takes them, adapted by the model's own fields."""
     connection = connections[db]
     out = []
-    for column in columns:
+    for column, field in zip(columns, _fields(model, columns), strict=True):
         value = values[column]
         if isinstance(value, enum.Enum):
             value = value.value  # a driver may dump an enum by its name
-        field = _field(model, column)
-        if value is not None and not isinstance(field, models.ForeignKey):
+        if value is not None and field is not None:
             value = field.get_db_prep_value(value, connection, prepared=False)
         out.append(value)
     return out
 
 
-def sql_types(model: type[models.Model], columns: Sequence[str], db: str) -> list[str]:
+@functools.cache
+def sql_types(model: type[models.Model], columns: tuple[str, ...], db: str) -> tuple[str, ...]:
     """The columns' SQL types on ``db``, from the model's fields (for typed parameters)."""
     connection = connections[db]
     types = []
@@ -127,7 +135,7 @@ def sql_types(model: type[models.Model], columns: Sequence[str], db: str) -> lis
             types.append(str(field.target_field.rel_db_type(connection)))  # type: ignore[attr-defined]
         else:
             types.append(str(field.db_type(connection)))
-    return types
+    return tuple(types)
 
 
 # --------------------------------------------------------------------------- checkpoint

@@ -3,6 +3,7 @@ upsert, the ledger's finish or release, the record), atomic on its own."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import connections
@@ -14,6 +15,7 @@ from .ledger import Claim
 from .outcome import Outcome
 
 
+@functools.cache
 def _record_sql(db: str) -> str:
     # Typed parameters: a NULL or a text value where the column wants another type.
     casts = ", ".join(
