@@ -50,7 +50,7 @@ _RECORDS = (
     "d.decision, d.class, d.code, 'pt_ (40 chars)', "
     "CASE WHEN d.class <> 'replay' THEN now() - (c * {spacing}) * interval '1 second' END, "
     "CASE WHEN d.class <> 'replay' THEN 200 END, "
-    "CASE WHEN d.class <> 'replay' THEN 20 + (c * 7919) %% 400 END, NULL, "
+    "CASE WHEN d.class <> 'replay' THEN 20 + (c::bigint * 7919) %% 400 END, NULL, "
     "CASE WHEN d.decision = 'allow' THEN 'web' ELSE '' END, md5(c::text) "
     "FROM generate_series(1, %s) AS c " + _OUTCOME
 )
@@ -64,7 +64,7 @@ _OLD_TRAIL = (
     "CASE WHEN k.kind = 'decision' THEN d.code ELSE '' END, "
     "CASE WHEN k.kind IN ('decision', 'validate_response') THEN d.code ELSE '' END, "
     "CASE WHEN k.kind = 'validate_response' THEN 200 END, "
-    "CASE WHEN k.kind = 'validate_response' THEN 20 + (c * 7919) %% 400 END, "
+    "CASE WHEN k.kind = 'validate_response' THEN 20 + (c::bigint * 7919) %% 400 END, "
     "NULL, CASE WHEN k.kind = 'validate_response' AND d.decision = 'allow' "
     "THEN 'web' ELSE '' END, md5(c::text) "
     "FROM generate_series(1, %s) AS c " + _OUTCOME + "CROSS JOIN (VALUES "

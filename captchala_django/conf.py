@@ -264,21 +264,27 @@ def _from_environment(spec: Setting) -> Any:
         ) from exc
 
 
-#: Values found in Django's settings, read on every check: kept until a setting changes
-#: (``override_settings`` and pytest-django's ``settings`` send ``setting_changed``).
-#: Values from the environment or the defaults are read each time.
-_from_settings: dict[str, Any] = {}
+#: Every value read, kept until a setting changes (``override_settings`` and
+#: pytest-django's ``settings`` send ``setting_changed``) or :func:`reload_settings`: a
+#: check reads about twenty settings, and the environment does not change under a
+#: running process.
+_values: dict[str, Any] = {}
 
 
 @receiver(setting_changed)
 def _forget_settings(**kwargs: Any) -> None:
-    _from_settings.clear()
+    _values.clear()
+
+
+def reload_settings() -> None:
+    """Read every setting again (after changing ``os.environ`` in a running process)."""
+    _values.clear()
 
 
 def get_setting(name: str) -> Any:
     """Return the value of one ``CAPTCHALA_*`` setting (see module docstring)."""
     try:
-        return _from_settings[name]
+        return _values[name]
     except KeyError:
         pass
     try:
@@ -286,14 +292,14 @@ def get_setting(name: str) -> Any:
     except KeyError:
         raise ConfigurationError(f"Unknown captchala-django setting {name!r}") from None
     value = getattr(django_settings, name, _UNSET)
-    if value is not _UNSET:
-        _from_settings[name] = value
-        return value
-    if name in os.environ:
-        return _from_environment(spec)
-    if isinstance(spec.default, (list, dict)):
+    if value is _UNSET and name in os.environ:
+        value = _from_environment(spec)
+    elif value is _UNSET and isinstance(spec.default, (list, dict)):
         return copy.deepcopy(spec.default)  # never hand out the shared default to mutate
-    return spec.default
+    elif value is _UNSET:
+        value = spec.default
+    _values[name] = value
+    return value
 
 
 _T = TypeVar("_T")

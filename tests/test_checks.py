@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from captchala_django import checks
+from captchala_django.conf import reload_settings
 
 
 def ids(messages):
@@ -207,6 +208,7 @@ def test_dotted_scope_callable_is_accepted(settings):
 def test_unparsable_environment_is_e009(settings, monkeypatch):
     del settings.CAPTCHALA_TIMEOUT
     monkeypatch.setenv("CAPTCHALA_TIMEOUT", "soon")
+    reload_settings()  # the environment is read once per process
     assert ids(checks.check_settings()) == ["captchala_django.E009"]
 
 
@@ -290,6 +292,7 @@ def test_an_unparsable_environment_value_is_one_e009_naming_it(settings, monkeyp
     if hasattr(settings, name):
         delattr(settings, name)
     monkeypatch.setenv(name, raw)
+    reload_settings()  # the environment is read once per process
     found = [m for c in checks.ALL_CHECKS for m in c()]
     assert ids(found) == ["captchala_django.E009"]
     assert found[0].obj == name

@@ -7,6 +7,7 @@ from captchala_django.conf import (
     SETTINGS,
     app_settings,
     get_setting,
+    reload_settings,
 )
 from captchala_django.exceptions import ConfigurationError
 
@@ -53,6 +54,7 @@ def test_mutable_defaults_are_copies():
 
 def test_django_setting_wins_over_environment(settings, monkeypatch):
     monkeypatch.setenv("CAPTCHALA_TIMEOUT", "9")
+    reload_settings()  # the environment is read once per process
     settings.CAPTCHALA_TIMEOUT = 1.5
     assert app_settings.TIMEOUT == 1.5
 
@@ -81,12 +83,14 @@ def test_environment_is_parsed_when_no_django_setting(settings, monkeypatch, nam
     if hasattr(settings, name):
         delattr(settings, name)
     monkeypatch.setenv(name, raw)
+    reload_settings()  # the environment is read once per process
     assert get_setting(name) == value
 
 
 def test_unparsable_environment_names_the_variable(settings, monkeypatch):
     del settings.CAPTCHALA_TIMEOUT
     monkeypatch.setenv("CAPTCHALA_TIMEOUT", "soon")
+    reload_settings()  # the environment is read once per process
     with pytest.raises(ConfigurationError, match="CAPTCHALA_TIMEOUT"):
         get_setting("CAPTCHALA_TIMEOUT")
 
