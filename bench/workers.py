@@ -72,9 +72,9 @@ def verify_many(worker: int, sandbox_url: str, tokens: list[str], barrier, out) 
     out.put((len(tokens), elapsed, failures, dict(times)))
 
 
-def floor_checks(worker: int, sandbox_url: str, tokens: list[str], barrier, out) -> None:
-    """The floor of a check: the same validate call over the pooled session, then one
-    single-row upsert through Django's connection. Nothing a check could do with less."""
+def _checks_by_hand(check, worker: int, sandbox_url: str, tokens: list[str], barrier, out):
+    """Run ``check(cursor_factory, client, worker, i, token) -> ok`` over ``tokens``, timed
+    as ``verify_many`` is (the floors below)."""
     django_worker(sandbox_url)
     from django.db import connection
 
@@ -86,18 +86,28 @@ def floor_checks(worker: int, sandbox_url: str, tokens: list[str], barrier, out)
     failures = 0
     with timed_statements(connection) as times:
         for i, token in enumerate(tokens):
-            result = client.validate(token, "203.0.113.7")
-            failures += not result.valid
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "INSERT INTO bench_raw_upsert AS c (scope_key, version, updated_at) "
-                    "VALUES (%s, 1, now()) ON CONFLICT (scope_key) DO UPDATE "
-                    "SET version = c.version + 1, updated_at = excluded.updated_at",
-                    [f"floor-{worker}-{i}-{token[-8:]}"],
-                )
+            failures += not check(connection.cursor, client, worker, i, token)
     elapsed = time.perf_counter() - started
     connection.close()
     out.put((len(tokens), elapsed, failures, dict(times)))
+
+
+def _floor_check(cursor, client, worker: int, i: int, token: str) -> bool:
+    result = client.validate(token, "203.0.113.7")
+    with cursor() as c:
+        c.execute(
+            "INSERT INTO bench_raw_upsert AS c (scope_key, version, updated_at) "
+            "VALUES (%s, 1, now()) ON CONFLICT (scope_key) DO UPDATE "
+            "SET version = c.version + 1, updated_at = excluded.updated_at",
+            [f"floor-{worker}-{i}-{token[-8:]}"],
+        )
+    return bool(result.valid)
+
+
+def floor_checks(worker: int, sandbox_url: str, tokens: list[str], barrier, out) -> None:
+    """The floor of a check: the same validate call over the pooled session, then one
+    single-row upsert through Django's connection. Nothing a check could do with less."""
+    _checks_by_hand(_floor_check, worker, sandbox_url, tokens, barrier, out)
 
 
 #: The least a check can do and keep its guarantees: the digest claimed before the call...
@@ -127,47 +137,30 @@ LEAST_WRITE = (
 )
 
 
+def _least_check(cursor, client, worker: int, i: int, token: str) -> bool:
+    from captchala_django.checkpoints import token_digest
+
+    digest, scope_key = token_digest(token), f"least-{worker}-{i}-{token[-12:]}"[:64]
+    with cursor() as c:
+        c.execute(LEAST_CLAIM, [digest, scope_key])
+        claimed = c.fetchone() is not None
+    result = client.validate(token, "203.0.113.7")
+    request_id = f"least-{i}"
+    latency = int(result.latency_ms)
+    with cursor() as c:
+        c.execute(
+            LEAST_WRITE, [scope_key, digest, request_id, digest, scope_key, latency, request_id]
+        )
+        c.fetchone()
+    return claimed and bool(result.valid)
+
+
 def least_checks(worker: int, sandbox_url: str, tokens: list[str], barrier, out) -> None:
     """A hand-written check doing the least the guarantees need (DESIGN §5): claim the
     token's digest, ask the provider, then one statement that upserts the checkpoint,
     finishes the claim and appends one record. No scope resolution, no budget, no
     signal, no log line: the floor our own Python is measured against."""
-    django_worker(sandbox_url)
-    from django.db import connection
-
-    from captchala_django.checkpoints import token_digest
-    from captchala_django.client import CaptchaLaClient
-
-    client = CaptchaLaClient()
-    barrier.wait()
-    started = time.perf_counter()
-    failures = 0
-    with timed_statements(connection) as times:
-        for i, token in enumerate(tokens):
-            digest, scope_key = token_digest(token), f"least-{worker}-{i}-{token[-12:]}"[:64]
-            with connection.cursor() as cursor:
-                cursor.execute(LEAST_CLAIM, [digest, scope_key])
-                claimed = cursor.fetchone() is not None
-            result = client.validate(token, "203.0.113.7")
-            failures += not (claimed and result.valid)
-            with connection.cursor() as cursor:
-                request_id = f"least-{i}"
-                cursor.execute(
-                    LEAST_WRITE,
-                    [
-                        scope_key,
-                        digest,
-                        request_id,
-                        digest,
-                        scope_key,
-                        int(result.latency_ms),
-                        request_id,
-                    ],
-                )
-                cursor.fetchone()
-    elapsed = time.perf_counter() - started
-    connection.close()
-    out.put((len(tokens), elapsed, failures, dict(times)))
+    _checks_by_hand(_least_check, worker, sandbox_url, tokens, barrier, out)
 
 
 def raw_upserts(worker: int, dsn: str, count: int, barrier, out) -> None:

@@ -120,3 +120,16 @@ def fresh_session():
     reset_session()
     yield
     reset_session()
+
+
+@pytest.fixture
+def clean_proxy_env(monkeypatch):
+    """No proxy in the environment, and the client's process-wide session made anew."""
+    from captchala_django.client import reset_session
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    reset_session()
+    yield monkeypatch
+    reset_session()

@@ -441,16 +441,6 @@ def test_token_hint_shows_no_token_value():
 # ----------------------------------------------------------------- environment (proxies)
 
 
-@pytest.fixture
-def clean_proxy_env(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    reset_session()
-    yield monkeypatch
-    reset_session()
-
-
 def test_environment_proxies_are_honoured_and_read_once(clean_proxy_env):
     """HTTP(S)_PROXY and NO_PROXY work as in requests, resolved once per URL, not per call."""
     from captchala_django.client import environment_for

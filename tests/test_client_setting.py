@@ -129,16 +129,6 @@ def test_a_proxy_set_in_create_session_carries_the_calls(settings, clean_proxy_e
         assert [s["line"] for s in proxy.seen] == ["POST http://127.0.0.1:9/v1/validate HTTP/1.1"]
 
 
-@pytest.fixture
-def clean_proxy_env(monkeypatch):
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    reset_session()
-    yield monkeypatch
-    reset_session()
-
-
 # ----------------------------------------------------------------- a wrong setting
 
 
