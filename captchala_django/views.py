@@ -9,7 +9,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from . import server_tokens
-from .client import KNOWN_ACTIONS
+from .actions import KNOWN_ACTIONS
 from .exceptions import CaptchaLaError, ConfigurationError
 from .guard import RETRY_AFTER
 
