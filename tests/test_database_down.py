@@ -113,3 +113,54 @@ def test_a_replay_after_a_sessionless_persistence_failure_is_refused(
     assert captchala_sandbox.calls_for(token) == 1  # refused by the ledger, not the provider
     refused = CheckpointEvent.objects.filter(failure_class="replay")
     assert refused.exists()
+
+
+# ------------------------------------------------------ the example project's session writes
+
+
+def _example_project_on_path(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "example_project"))
+    for name in [m for m in sys.modules if m == "demo" or m.startswith("demo.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outermost", [False, True], ids=["sessions-only", "example-project"])
+def test_a_session_that_cannot_be_saved_in_an_outage_is_a_503(settings, monkeypatch, outermost):
+    """A request that passed a check has a new session; if the database goes away before
+    the response saves it again, Django answers 400 (``SessionInterrupted``). The example
+    project answers that outage as every other: 503 with ``Retry-After``."""
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.core.handlers.exception import convert_exception_to_response
+    from django.db import connection
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    _example_project_on_path(monkeypatch)
+    from demo.middleware import SessionWriteFailedMiddleware
+
+    settings.SESSION_ENGINE = "demo.sessions"
+
+    def view(request):
+        request.session.save()  # a session made during the request (as a passed check does)
+        request.session["seen"] = True
+        return HttpResponse("ok")
+
+    def update_fails(execute, sql, params, many, context):
+        if sql.startswith("UPDATE") and "django_session" in sql:
+            raise OperationalError("injected: the database went away")
+        return execute(sql, params, many, context)
+
+    # As Django's handler builds the chain: each middleware's exceptions become responses.
+    chain = convert_exception_to_response(SessionMiddleware(view))
+    if outermost:
+        chain = convert_exception_to_response(SessionWriteFailedMiddleware(chain))
+    with connection.execute_wrapper(update_fails):
+        response = chain(RequestFactory().post("/transfer/"))
+    if outermost:
+        assert (response.status_code, response["Retry-After"]) == (503, "5")
+    else:
+        assert response.status_code == 400  # Django's own answer, without the example's middleware

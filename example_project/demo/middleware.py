@@ -15,6 +15,16 @@ from django.http import HttpRequest, HttpResponse
 RETRY_AFTER = "5"
 
 
+def unavailable() -> HttpResponse:
+    response = HttpResponse(
+        "The site is briefly unavailable. Please try again in a few seconds.",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = RETRY_AFTER
+    return response
+
+
 class DatabaseUnavailableMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -25,10 +35,19 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DatabaseError):
             return None
-        response = HttpResponse(
-            "The site is briefly unavailable. Please try again in a few seconds.",
-            status=503,
-            content_type="text/plain; charset=utf-8",
-        )
-        response["Retry-After"] = RETRY_AFTER
+        return unavailable()
+
+
+class SessionWriteFailedMiddleware:
+    """Before ``SessionMiddleware``: its 400 for a session it could not save while the
+    database was unreachable (``demo.sessions``) becomes 503 with ``Retry-After``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if response.status_code == 400 and getattr(session, "database_failed", False):
+            return unavailable()
         return response

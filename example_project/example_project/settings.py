@@ -33,6 +33,8 @@ INSTALLED_APPS = [
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the sessions: a session that cannot be saved in an outage is a 503, not a 400.
+    "demo.middleware.SessionWriteFailedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +88,7 @@ if env.bool("DATABASE_PGBOUNCER", default=False):
 # Local memory by default; with several processes, a shared cache (the server-token budget
 # is counted there): CACHE_URL=redis://127.0.0.1:6379/0
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+SESSION_ENGINE = "demo.sessions"
 
 AUTH_PASSWORD_VALIDATORS = []
 LANGUAGE_CODE = "en-us"
