@@ -75,13 +75,23 @@ def default_resolver(request: HttpRequest) -> str | None:
 
 
 def get_client_ip(request: HttpRequest) -> str | None:
-    """The client's IP address for ``request`` (see module docstring)."""
+    """The client's IP address for ``request`` (see module docstring), resolved once per
+    request: the check, its budget and its scope all ask for it."""
+    try:
+        resolved: str | None = request._captchala_client_ip  # type: ignore[attr-defined]
+        return resolved
+    except AttributeError:
+        pass
     resolver = app_settings.IP_RESOLVER
     if resolver:
         if isinstance(resolver, str):
             resolver = import_string(resolver)
-        return parse_ip(resolver(request))
-    return default_resolver(request)
+        resolved = parse_ip(resolver(request))
+    else:
+        resolved = default_resolver(request)
+    # Kept on the request, as its request id is; HttpRequest declares no such field.
+    request._captchala_client_ip = resolved  # type: ignore[attr-defined]
+    return resolved
 
 
 def address_block(address: str | None) -> str:

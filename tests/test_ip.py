@@ -60,3 +60,25 @@ def test_a_callable_may_replace_the_resolver(settings):
 
 def from_header(request):
     return request.META.get("HTTP_X_FORWARDED_FOR")
+
+
+RESOLVED: list[object] = []
+
+
+def counting_resolver(request):
+    RESOLVED.append(request)
+    return "198.51.100.23"
+
+
+@pytest.mark.django_db
+def test_a_check_resolves_the_client_address_once(captchala_sandbox, settings):
+    """The check, its budget and its scope share one resolution of the request's address."""
+    from captchala_django.checkpoints import verify_and_record
+    from tests.helpers import make_request
+
+    settings.CAPTCHALA_IP_RESOLVER = "tests.test_ip.counting_resolver"
+    RESOLVED.clear()
+    request = make_request()
+    outcome = verify_and_record(request, "pt_" + "made-up" * 5, "ip")
+    assert outcome.failure_class == "validation"
+    assert RESOLVED == [request]
