@@ -1,10 +1,16 @@
 """The worker kill: a user's POST in flight at a slow provider, the gunicorn worker that
 holds its connection (found by socket inode in ``/proc``) killed with SIGKILL, and the
-user's retry of its token once the claim counts as abandoned."""
+user's retry of its token once the claim counts as abandoned.
+
+The kill waits for the victim's claim to be pending in the ledger (read directly from
+PostgreSQL), not for a fixed time: on a busy machine the request may sit in gunicorn's
+backlog behind the slow provider calls of the load for longer than any fixed wait."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import signal
 import socket
@@ -13,13 +19,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import requests
 
-from .services import Services
+from .services import APP_SECRET, Services
 from .transport import Http, Result, new_session
 
 #: The victim of the worker kill sends from its own address, so its connection is found.
 VICTIM_ADDRESS = "127.0.0.250"
+#: How long one attempt waits for the victim's claim: the request may first wait for a
+#: worker that is busy with the load's slow provider calls.
+CLAIM_WAIT = 6.0
 
 
 @dataclass
@@ -70,11 +80,10 @@ def _attempt(http: Http, services: Services, url: str, user: str) -> Victim | No
     sender = threading.Thread(target=post, daemon=True)
     sent = time.time()
     sender.start()
-    pid = find_worker(services, VICTIM_ADDRESS, timeout=1.5)
-    if pid is not None:
-        # In its provider call by now: the claim is in the ledger, the verdict is not.
-        time.sleep(max(0.0, sent + 0.6 - time.time()))
-        if sender.is_alive():
+    # Claimed and not answered: the worker is in its provider call (1.2 s or more).
+    if wait_for_claim(services, token, sender, CLAIM_WAIT):
+        pid = find_worker(services, VICTIM_ADDRESS, timeout=1.0)
+        if pid is not None and sender.is_alive():
             os.kill(pid, signal.SIGKILL)
             killed_at = time.time()
             sender.join(timeout=10)
@@ -82,6 +91,22 @@ def _attempt(http: Http, services: Services, url: str, user: str) -> Victim | No
     sender.join(timeout=10)
     session.close()
     return None
+
+
+def wait_for_claim(
+    services: Services, token: str, sender: threading.Thread, timeout: float
+) -> bool:
+    """Whether the token's claim is pending while its request is still in flight, polled
+    until ``timeout`` or until the request ends."""
+    digest = hmac.new(APP_SECRET.encode(), token.encode(), hashlib.sha256).hexdigest()
+    query = "SELECT 1 FROM captchala_django_passtoken WHERE token_digest = %s AND state = %s"
+    deadline = time.time() + timeout
+    with psycopg.connect(services.direct_url, autocommit=True) as conn:
+        while time.time() < deadline and sender.is_alive():
+            if conn.execute(query, (digest, "pending")).fetchone():
+                return sender.is_alive()
+            time.sleep(0.02)
+    return False
 
 
 def retry_after_abandonment(
