@@ -11,6 +11,7 @@ from django.forms.boundfield import BoundField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .exceptions import RequestRequired
 from .request_context import NO_REQUEST_HELP, current_request
 from .scopes import ScopeArg
@@ -108,6 +109,10 @@ class CaptchaLaField(forms.Field):
 
     def get_bound_field(self, form: forms.BaseForm, field_name: str) -> BoundField:
         self._form = form
+        # A form's prefix names its token field: each form of a formset, or each of
+        # several forms on one page, posts and verifies its own token.
+        if isinstance(self.widget, CaptchaLaWidget):
+            self.widget.token_name = form.add_prefix(app_settings.TOKEN_FIELD)
         return _CaptchaLaBoundField(form, self, field_name)
 
     def clean(self, value: Any) -> Any:

@@ -33,10 +33,11 @@ class TokenRead:
     conflict: bool = False
 
 
-def body_tokens(data: Any) -> list[Any]:
-    """Every value of the token field in parsed body ``data`` (a QueryDict, DRF's
-    ``request.data``, or ``{}``); a JSON list counts as its items."""
-    field = app_settings.TOKEN_FIELD
+def body_tokens(data: Any, field: str | None = None) -> list[Any]:
+    """Every value of the token field (``field``, else ``CAPTCHALA_TOKEN_FIELD``) in parsed
+    body ``data`` (a QueryDict, DRF's ``request.data``, or ``{}``); a JSON list counts as
+    its items."""
+    field = field or app_settings.TOKEN_FIELD
     if hasattr(data, "getlist"):
         return [v for v in data.getlist(field) if v is not None]
     if isinstance(data, dict) and data.get(field) is not None:
@@ -45,18 +46,19 @@ def body_tokens(data: Any) -> list[Any]:
     return []
 
 
-def request_tokens(request: HttpRequest | None, data: Any) -> list[Any]:
+def request_tokens(request: HttpRequest | None, data: Any, field: str | None = None) -> list[Any]:
     """Every token a request carries: the body field's values, then the header."""
-    values = body_tokens(data)
+    values = body_tokens(data, field)
     header = request.META.get(TOKEN_HEADER) if request is not None else None
     if header is not None:
         values.append(header)
     return values
 
 
-def read_token(request: HttpRequest | None, data: Any) -> TokenRead:
-    """The token of a request: the body field, else the header; several is a conflict."""
-    values = request_tokens(request, data)
+def read_token(request: HttpRequest | None, data: Any, field: str | None = None) -> TokenRead:
+    """The token of a request: the body field (``field``, else ``CAPTCHALA_TOKEN_FIELD``),
+    else the header; several is a conflict."""
+    values = request_tokens(request, data, field)
     if len(values) > 1:
         return TokenRead(conflict=True)
     return TokenRead(token=values[0] if values else None)

@@ -14,7 +14,9 @@ from typing import Any
 
 from django import forms
 from django.http import HttpRequest
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
 
 from . import server_tokens
 from .actions import note_action, provider_action
@@ -53,6 +55,14 @@ class CaptchaLaWidget(forms.Widget):
         }
         #: Set by the bound field from ``form.request`` before rendering.
         self.request: HttpRequest | None = None
+        #: The body field of the token: the form's prefix applied to ``CAPTCHALA_TOKEN_FIELD``
+        #: (set by the bound field; ``None`` is the setting itself).
+        self.token_name: str | None = None
+
+    @property
+    def token_field(self) -> str:
+        """The body field this widget's token is posted in, and read from."""
+        return self.token_name or app_settings.TOKEN_FIELD
 
     @property
     def media(self) -> forms.Media:
@@ -68,13 +78,13 @@ class CaptchaLaWidget(forms.Widget):
     def value_from_datadict(
         self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
     ) -> Any:
-        read = read_token(None, data)  # a form reads the body only
+        read = read_token(None, data, self.token_field)  # a form reads the body only
         return MULTIPLE_TOKENS if read.conflict else read.token
 
     def value_omitted_from_data(
         self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
     ) -> bool:
-        return app_settings.TOKEN_FIELD not in data
+        return self.token_field not in data
 
     @staticmethod
     def _merged_attrs(given: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +153,11 @@ class CaptchaLaWidget(forms.Widget):
             "lang": options.get("lang", "auto"),
             "theme": options.get("theme", ""),
             "loader_url": app_settings.LOADER_URL,
-            "token_field": app_settings.TOKEN_FIELD,
+            "token_field": self.token_field,
+            "boot_url": static(BOOT_SCRIPT),
+            "error_message": gettext(
+                "The check could not be loaded. Please reload the page to try again."
+            ),
             "refresh_url": refresh_url,
             "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
             "error": error,

@@ -1,4 +1,5 @@
 import logging
+import os
 import traceback
 
 import pytest
@@ -7,6 +8,12 @@ from django.db import connection
 
 from captchala_django.client import reset_session
 from tests.demo_server import demo_server, module_demo_server  # noqa: F401 - fixtures
+
+#: The integrations suite needs its own settings (every optional package installed):
+#: ``pytest tests/integrations --ds=tests.integrations.settings``; other runs leave it out.
+INTEGRATIONS_SETTINGS = "tests.integrations.settings"
+if os.environ.get("DJANGO_SETTINGS_MODULE") != INTEGRATIONS_SETTINGS:
+    collect_ignore = ["integrations"]
 
 
 class _Collect(logging.Handler):

@@ -1,0 +1,3 @@
+"""django-formtools."""
+
+WIZARD_APPS = ["formtools"]

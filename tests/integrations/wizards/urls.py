@@ -1,0 +1,3 @@
+"""django-formtools wizards with a check on one step."""
+
+urlpatterns: list = []
