@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView, PasswordResetConfirmView
 from django.urls import include, path
 
-from tests import views
+from tests import formset_views, views
 from tests.forms import LoginForm, ResetForm
 
 urlpatterns = [
@@ -20,6 +20,8 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("transfer/", views.transfer, name="transfer"),
+    path("formset/", formset_views.formset, name="formset"),
+    path("pair/", formset_views.pair, name="pair"),
     path("statement/", views.statement, name="statement"),
     path("async-transfer/", views.async_transfer, name="async-transfer"),
     path("decorated/", views.DecoratedView.as_view(), name="decorated"),
