@@ -31,6 +31,8 @@ class Code(StrEnum):
     LEDGER_RETRY = "ledger_retry"
     SEEN_WITH_PASS = "seen_with_pass"
     STAFF_SKIP = "staff_skip"
+    #: A form step validated again with the receipt of the check it passed (a wizard).
+    STEP_VERIFIED = "step_verified"
     PASS_NOT_KEPT = "pass_not_kept"
     # The token's form, refused before any call.
     MISSING_TOKEN = "missing_token"

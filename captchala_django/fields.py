@@ -11,11 +11,12 @@ from django.forms.boundfield import BoundField
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from .codes import Code
 from .conf import app_settings
 from .exceptions import RequestRequired
 from .request_context import NO_REQUEST_HELP, current_request
 from .scopes import ScopeArg
-from .tokens import MULTIPLE_TOKENS
+from .tokens import MULTIPLE_TOKENS, RECEIPT_USE_ATTRIBUTE, STAFF_RECEIPT, is_receipt
 from .widgets import CaptchaLaWidget
 
 if TYPE_CHECKING:
@@ -120,6 +121,8 @@ class CaptchaLaField(forms.Field):
 
         form = self._form
         request = _request_of(form)
+        if is_receipt(value):
+            return self._receipt(form, request, value)
         if value is MULTIPLE_TOKENS:
             self._failed(form)
             raise ValidationError(self.error_messages["invalid"], code="invalid")
@@ -149,6 +152,25 @@ class CaptchaLaField(forms.Field):
         if outcome.retry_later:
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+    def _receipt(self, form: forms.BaseForm | None, request: HttpRequest | None, value: str) -> str:
+        """A step validated again from its stored data, by the check it passed (see
+        :mod:`captchala_django.wizards`). Only a form built from a wizard's storage reads
+        a receipt; anywhere else (a client that posts one) it is no token at all."""
+        from .checkpoints import Outcome, receipts, skips_check
+
+        use = getattr(form, RECEIPT_USE_ATTRIBUTE, None)
+        if value == STAFF_RECEIPT:
+            accepted = use is not None and skips_check(request)
+        else:
+            accepted = use is not None and request is not None
+            accepted = accepted and receipts.accept(request, self.scope, value, use)
+        if not accepted:
+            self._failed(form)
+            raise ValidationError(self.error_messages["required"], code="required")
+        if form is not None:
+            form.captchala_outcome = Outcome(allowed=True, code=Code.STEP_VERIFIED)  # type: ignore[attr-defined]
+        return value
 
     def _verify(self, request: HttpRequest, value: Any) -> Outcome:
         if self._verdict is not None and self._verdict[0] == value:

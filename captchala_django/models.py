@@ -154,6 +154,11 @@ class PassToken(models.Model):
     code = models.CharField(_("provider code"), max_length=64, default="", blank=True)
     created_at = models.DateTimeField(_("claimed"), default=timezone.now)
     expires_at = models.DateTimeField(_("forget after"), db_index=True)
+    #: A passed token kept for one later use by a form step (a wizard's revalidation):
+    #: whose (an HMAC), ``redeemed`` once used; the writers' INSERTs leave it to the default.
+    held_for = models.CharField(
+        _("held for"), max_length=64, default="", db_default="", blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("pass token")

@@ -26,6 +26,21 @@ CODE_MAX_CHARS = 64
 MULTIPLE_TOKENS = object()
 
 
+#: A receipt in a form step's stored data, where its token was (``checkpoints.receipts``):
+#: never a pass token (a token has no ``:``), and read as one only from a wizard's storage.
+RECEIPT_PREFIX = "captchala-receipt:"
+#: The receipt of a step a staff user skipped (``CAPTCHALA_SKIP_FOR_STAFF``): no row is
+#: held, and it counts only while the request's user may still skip.
+STAFF_RECEIPT = RECEIPT_PREFIX + "staff"
+#: The attribute of a form built from a wizard's stored step data: how it may use a receipt.
+RECEIPT_USE_ATTRIBUTE = "captchala_receipt_use"
+
+
+def is_receipt(value: object) -> bool:
+    """Whether a token field's value is a receipt, not a token."""
+    return isinstance(value, str) and value.startswith(RECEIPT_PREFIX)
+
+
 @dataclass(frozen=True)
 class TokenRead:
     token: Any = None

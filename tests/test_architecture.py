@@ -60,6 +60,8 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.fields",
         "captchala_django.middleware",
         "captchala_django.forms",
+        "captchala_django.wizards",
+        "captchala_django.contrib",
         "captchala_django.decorators",
         "captchala_django.drf",
         "captchala_django.views",
