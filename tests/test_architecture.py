@@ -61,6 +61,7 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.middleware",
         "captchala_django.forms",
         "captchala_django.wizards",
+        "captchala_django.admin_login",
         "captchala_django.contrib",
         "captchala_django.decorators",
         "captchala_django.drf",

@@ -1,5 +1,4 @@
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
 from captchala_django.fields import CaptchaLaField
@@ -8,12 +7,6 @@ from captchala_django.forms import CaptchaLaFormMixin
 
 class LoginForm(AuthenticationForm):
     """LoginView passes the request: adding the field is all it takes."""
-
-    captcha = CaptchaLaField(action="login")
-
-
-class AdminLoginForm(AdminAuthenticationForm):
-    """The admin login takes the same check as the site's (see urls.py)."""
 
     captcha = CaptchaLaField(action="login")
 

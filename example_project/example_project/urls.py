@@ -3,12 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from captchala_django.admin_login import protect_admin_login
 from demo import views
-from demo.forms import AdminLoginForm, LoginForm
+from demo.forms import LoginForm
 
 # The admin login is a login form like any other: it takes the check too.
-admin.site.login_form = AdminLoginForm
-admin.site.login_template = "captchala_django/admin_login.html"
+protect_admin_login(admin.site)
 
 urlpatterns = [
     path("", views.home, name="home"),
