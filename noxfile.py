@@ -117,9 +117,9 @@ def tests(session: nox.Session, django: str, db: str, browser: bool) -> None:
     # Cells without the browser deselect it, and leave its module (which needs
     # Playwright) uncollected, so that their skip counts show only real skips.
     markers = [] if browser else ["-m", "not e2e", "--ignore=tests/e2e"]
-    session.run(
-        "pytest",
-        *markers,
-        *(session.posargs or ["-q"]),
-        env={"CAPTCHALA_TEST_DB": db, "CAPTCHALA_SOAK_REQUIRED": "1" if db == "postgres" else ""},
-    )
+    env = {"CAPTCHALA_TEST_DB": db, "CAPTCHALA_SOAK_REQUIRED": "1" if db == "postgres" else ""}
+    session.run("pytest", *markers, *(session.posargs or ["-q"]), env=env)
+    if "integrations" in groups:
+        # Every integration installed together, with settings of its own (tests/integrations).
+        integrations = ["tests/integrations", "--ds=tests.integrations.settings"]
+        session.run("pytest", *integrations, *(session.posargs or ["-q"]), env=env)

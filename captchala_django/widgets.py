@@ -30,6 +30,12 @@ logger = logging.getLogger("captchala_django.widgets")
 #: The boot script, a static file of the package.
 BOOT_SCRIPT = "captchala_django/captchala-boot.js"
 
+#: Classes form libraries put on every control to draw an input's box (crispy-forms'
+#: Bootstrap packs add ``form-control``): the widget's element is a container, not an
+#: input, so they are left off. Every other class is kept, ``is-invalid`` among them
+#: (Bootstrap shows the ``.invalid-feedback`` that follows it).
+INPUT_BOX_CLASSES = frozenset({"form-control", "form-select"})
+
 
 class CaptchaLaWidget(forms.Widget):
     """``product``, ``lang`` and ``theme`` override ``CAPTCHALA_WIDGET`` for this widget."""
@@ -75,6 +81,10 @@ class CaptchaLaWidget(forms.Widget):
             ]
         )
 
+    def use_required_attribute(self, initial: Any) -> bool:
+        """No ``required`` attribute: it means nothing on a ``div`` (the field is required)."""
+        return False
+
     def value_from_datadict(
         self, data: Mapping[str, Any], files: Mapping[str, Any], name: str
     ) -> Any:
@@ -89,10 +99,11 @@ class CaptchaLaWidget(forms.Widget):
     @staticmethod
     def _merged_attrs(given: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
         """One set of attributes for the widget's element: the caller's win, except that
-        classes are joined (the browser keeps only the first of two equal attributes)."""
+        classes are joined (the browser keeps only the first of two equal attributes),
+        without those of :data:`INPUT_BOX_CLASSES`."""
         merged = {**ours, **given}
-        if given.get("class"):
-            merged["class"] = f"{ours['class']} {given['class']}"
+        theirs = [c for c in str(given.get("class") or "").split() if c not in INPUT_BOX_CLASSES]
+        merged["class"] = " ".join([ours["class"], *theirs])
         return merged
 
     def widget_options(self) -> dict[str, Any]:

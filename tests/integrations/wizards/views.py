@@ -11,7 +11,8 @@ from .forms import DetailsForm, LastStepCheckForm, WhoForm
 FINISHED: list[dict] = []
 
 
-class Finish:
+class SignupWizard(CaptchaLaWizardMixin, SessionWizardView):
+    form_list = [("who", WhoForm), ("details", DetailsForm)]
     template_name = "wizards/step.html"
 
     def done(self, form_list, **kwargs):
@@ -21,10 +22,6 @@ class Finish:
         FINISHED.append(data)
         return HttpResponse("done", status=201)
 
-
-class SignupWizard(Finish, CaptchaLaWizardMixin, SessionWizardView):
-    form_list = [("who", WhoForm), ("details", DetailsForm)]
-
     def get_form_initial(self, step):
         """The name defaults to the e-mail's local part: reads the checked step's data."""
         if step == "details":
@@ -33,15 +30,21 @@ class SignupWizard(Finish, CaptchaLaWizardMixin, SessionWizardView):
         return super().get_form_initial(step)
 
 
-class CookieSignupWizard(Finish, CaptchaLaWizardMixin, CookieWizardView):
-    form_list = [("who", WhoForm), ("details", DetailsForm)]
+class CookieSignupWizard(CaptchaLaWizardMixin, CookieWizardView):
+    form_list = SignupWizard.form_list
+    template_name = SignupWizard.template_name
+    done = SignupWizard.done
 
 
-class LastStepWizard(Finish, CaptchaLaWizardMixin, SessionWizardView):
+class LastStepWizard(CaptchaLaWizardMixin, SessionWizardView):
     form_list = [("details", DetailsForm), ("agree", LastStepCheckForm)]
+    template_name = SignupWizard.template_name
+    done = SignupWizard.done
 
 
-class PlainWizard(Finish, SessionWizardView):
+class PlainWizard(SessionWizardView):
     """Without the mixin: the wizard a site writes before it knows (never finishes)."""
 
-    form_list = [("who", WhoForm), ("details", DetailsForm)]
+    form_list = SignupWizard.form_list
+    template_name = SignupWizard.template_name
+    done = SignupWizard.done
