@@ -60,12 +60,13 @@ def _digest_of(value: str) -> str | None:
 
 def hold(request: HttpRequest, scope: ScopeArg, digest: str, purpose: str) -> bool:
     """Keep the passed ledger row of ``digest`` for ``purpose``; False when there is none
-    to keep (no row, not passed, another scope's, already held) or the database failed."""
+    to keep (no row, not passed, another scope's, already held) or the database failed.
+    A degraded pass is never kept: fail-open and degraded answers are not remembered."""
     key = resolve_scope(request, scope).key
     return _update(
         digest,
         "held_for = %s WHERE token_digest = %s AND scope_key = %s AND state = %s "
-        "AND allowed AND held_for = ''",
+        "AND allowed AND NOT degraded AND held_for = ''",
         [purpose, digest, key, ClaimState.DONE],
     )
 
@@ -77,7 +78,10 @@ def accept(request: HttpRequest, scope: ScopeArg, value: str, use: Use) -> bool:
     if digest is None:
         return False
     key = resolve_scope(request, scope).key
-    where = "token_digest = %s AND held_for = %s AND scope_key = %s AND state = %s AND allowed"
+    where = (
+        "token_digest = %s AND held_for = %s AND scope_key = %s AND state = %s "
+        "AND allowed AND NOT degraded"
+    )
     params = [digest, use.purpose, key, ClaimState.DONE]
     if use.consume:
         return _update(digest, f"held_for = %s WHERE {where}", [REDEEMED, *params])

@@ -157,3 +157,15 @@ def test_the_step_is_cleaned_data_for_the_wizard_while_it_runs(captchala_sandbox
     assert 'value="ann"' in details.content.decode()
     assert PassToken.objects.get(token_digest=token_digest(token)).held_for not in ("", "redeemed")
     assert post(client, url, wizard, "details", {"name": "Ann"}).status_code == 201
+
+
+def test_a_degraded_pass_is_never_remembered_for_the_final_validation(captchala_sandbox):
+    """Fail-open and degraded answers are not remembered: the step is asked again."""
+    client = Client()
+    url, wizard = SESSION
+    token = captchala_sandbox.mint_pass_token("register")
+    post(client, url, wizard, "who", {"email": "a@example.com"}, token)
+    PassToken.objects.filter(token_digest=token_digest(token)).update(degraded=True)
+    back = post(client, url, wizard, "details", {"name": "Ann"})
+    assert back.status_code == 200 and FINISHED == []
+    assert back.context["wizard"]["steps"].current == "who" and errors(back) == ["required"]
