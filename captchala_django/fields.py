@@ -160,11 +160,12 @@ class CaptchaLaField(forms.Field):
         from .checkpoints import Outcome, receipts, skips_check
 
         use = getattr(form, RECEIPT_USE_ATTRIBUTE, None)
-        if value == STAFF_RECEIPT:
-            accepted = use is not None and skips_check(request)
+        if use is None or request is None:
+            accepted = False
+        elif value == STAFF_RECEIPT:
+            accepted = skips_check(request)
         else:
-            accepted = use is not None and request is not None
-            accepted = accepted and receipts.accept(request, self.scope, value, use)
+            accepted = receipts.accept(request, self.scope, value, use)
         if not accepted:
             self._failed(form)
             raise ValidationError(self.error_messages["required"], code="required")

@@ -95,12 +95,12 @@ def accept(request: HttpRequest, scope: ScopeArg, value: str, use: Use) -> bool:
         return False
 
 
-def _update(digest: str, assignment: str, params: list[object]) -> bool:
+def _update(digest: str, assignment: str, params: list[str]) -> bool:
     db = db_alias()
     try:
         with connections[db].cursor() as cursor:
             cursor.execute(f"UPDATE {PassToken._meta.db_table} SET {assignment}", params)
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
     except DatabaseError as exc:
         # The step is asked again (a new solve), never passed without its row.
         logger.warning("could not update the receipt of %s…: %s", digest[:12], type(exc).__name__)

@@ -1,9 +1,13 @@
-"""Wagtail with its form builder (wagtail.contrib.forms), and a site app with a form page."""
+"""Wagtail with its form builder (wagtail.contrib.forms) and its admin (which needs
+documents and images), and a site app with form pages."""
 
 WAGTAIL_APPS = [
     "wagtail.contrib.forms",
     "wagtail.sites",
     "wagtail.users",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.admin",
     "wagtail",
     "modelcluster",
     "taggit",
