@@ -1,8 +1,8 @@
 """The test matrix: Django 5.2 LTS, 6.0 and 6.1 on Python 3.10-3.13, SQLite and PostgreSQL.
 
-``make test`` runs every cell tagged ``ci``: ``-t ci-sqlite`` first, then
-``-t ci-postgres`` under ``scripts/with-postgres`` (one throwaway server for both
-PostgreSQL cells). By hand, with the interpreters on PATH (the Makefile puts them
+``make test`` runs every cell tagged ``ci``, in two streams at once (one per core):
+``-t stream-a`` and, under ``scripts/with-postgres`` (one throwaway server for both
+PostgreSQL cells), ``-t stream-b``. By hand, with the interpreters on PATH (the Makefile puts them
 there; ``make nox ARGS=...`` does it for you)::
 
     nox -l                       # every cell; plain `nox` runs the ci ones
@@ -41,25 +41,28 @@ ROOT = Path(__file__).resolve().parent
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 CHROMIUM = os.environ.get("CAPTCHALA_CHROMIUM", "/usr/bin/chromium")
 
-# (python, django, database, browser test, run by `make test`)
+# (python, django, database, browser test, make test's stream or None). `make test` runs
+# the two streams at once, one per core: the browser cell (the longest, with the
+# integrations) with two SQLite cells, and the PostgreSQL cells with the third.
 CELLS = [
-    ("3.11", "5.2", "sqlite", True, True),
-    ("3.10", "5.2", "sqlite", False, True),
-    ("3.12", "6.0", "sqlite", False, True),
-    ("3.13", "6.1", "sqlite", False, True),
-    ("3.11", "5.2", "postgres", False, True),
-    ("3.13", "6.1", "postgres", False, True),
+    ("3.11", "5.2", "sqlite", True, "a"),
+    ("3.10", "5.2", "sqlite", False, "a"),
+    ("3.12", "6.0", "sqlite", False, "a"),
+    ("3.13", "6.1", "sqlite", False, "b"),
+    ("3.11", "5.2", "postgres", False, "b"),
+    ("3.13", "6.1", "postgres", False, "b"),
     # The rest of the supported matrix, for `nox -t full` (not in make test).
-    ("3.12", "5.2", "sqlite", False, False),
-    ("3.13", "5.2", "sqlite", False, False),
-    ("3.13", "6.0", "sqlite", False, False),
-    ("3.12", "6.1", "sqlite", False, False),
+    ("3.12", "5.2", "sqlite", False, None),
+    ("3.13", "5.2", "sqlite", False, None),
+    ("3.13", "6.0", "sqlite", False, None),
+    ("3.12", "6.1", "sqlite", False, None),
 ]
 
 
-def _param(python: str, django: str, db: str, browser: bool, ci: bool):
+def _param(python: str, django: str, db: str, browser: bool, stream: str | None):
     ident = f"{python}-django{django}-{db}" + ("-browser" if browser else "")
-    tags = [db, *(["ci", f"ci-{db}"] if ci else ["full"]), *(["browser"] if browser else [])]
+    ci = ["ci", f"ci-{db}", f"stream-{stream}"] if stream else ["full"]
+    tags = [db, *ci, *(["browser"] if browser else [])]
     return nox.param(python, django, db, browser, id=ident, tags=tags)
 
 
