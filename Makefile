@@ -23,7 +23,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q
 PORT ?= 8000
 
-.PHONY: test test-fast lint pythons nox demo bench soak soak-tools clean chromium
+.PHONY: test test-fast lint pythons nox demo demo-allauth bench soak soak-tools clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,13 @@ demo: $(VENV)/.installed
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py migrate --noinput
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py demo_setup
 	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT)
+
+## The same demo with django-allauth's login, signup and password reset under /accounts/,
+## each form with the check (example_project/settings_allauth.py): make demo-allauth
+demo-allauth: $(VENV)/.installed
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py migrate --noinput --settings example_project.settings_allauth
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py demo_setup --settings example_project.settings_allauth
+	cd example_project && DEMO_PORT=$(PORT) ../$(VENV)/bin/python manage.py runserver 127.0.0.1:$(PORT) --settings example_project.settings_allauth
 
 ## PgBouncer and Redis for the soak (as root, installed with apt-get when missing).
 soak-tools:

@@ -106,10 +106,11 @@ class CaptchaLaField(forms.Field):
         self.max_risk = max_risk
         self.widget.action = action
         self._form: forms.BaseForm | None = None
+        self._name: str | None = None
         self._verdict: tuple[Any, Outcome] | None = None  # (token, outcome)
 
     def get_bound_field(self, form: forms.BaseForm, field_name: str) -> BoundField:
-        self._form = form
+        self._form, self._name = form, field_name
         # A form's prefix names its token field: each form of a formset, or each of
         # several forms on one page, posts and verifies its own token.
         if isinstance(self.widget, CaptchaLaWidget):
@@ -185,9 +186,21 @@ class CaptchaLaField(forms.Field):
         self._verdict = (value, outcome)
         return outcome
 
-    @staticmethod
-    def _failed(form: forms.BaseForm | None) -> None:
-        """A failed check voids the submission: the form's own ``clean()`` is skipped."""
-        if form is not None:
-            # Replaced on this one form instance, on purpose: mypy flags any method assignment.
-            form.clean = lambda: form.cleaned_data  # type: ignore[method-assign]
+    def _failed(self, form: forms.BaseForm | None) -> None:
+        """A failed check voids the submission: the form's own ``clean()`` is skipped, and
+        once every field is cleaned (whatever their order) the other fields' errors are
+        dropped, so that the check's error is the only answer: a client without a solve
+        never learns that a username or an address is taken, or that an account exists."""
+        if form is None:
+            return
+        name = self._name
+
+        def void() -> None:
+            # In place of _post_clean, Django's last step of full_clean(): a ModelForm's
+            # model validation is skipped too.
+            for field in [f for f in form._errors if f != name]:
+                del form._errors[field]
+
+        # Replaced on this one form instance, on purpose: mypy flags any method assignment.
+        form.clean = lambda: form.cleaned_data  # type: ignore[method-assign]
+        form._post_clean = void  # type: ignore[method-assign]

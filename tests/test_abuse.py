@@ -887,3 +887,21 @@ def test_made_up_signed_cookies_are_clients_without_a_session(captchala_sandbox,
         assert bot.post("/transfer/", {"captchala_token": token}, **JSON).status_code == 403
     assert Checkpoint.objects.count() == 1  # the one row of every client without a session
     assert Checkpoint.objects.get().scope_key == Scope("session", "", "transfer").key
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", [None, FORGED], ids=["missing", "made-up"])
+def test_a_failed_check_on_signup_does_not_tell_whether_a_username_is_taken(token):
+    """UserCreationForm's clean_username() runs whatever the check says: when the check
+    fails, its error is the only answer, for a taken name as for a free one."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("alice", password="a-long-pass-123")
+    answers = []
+    for name in ("alice", "nobody"):
+        data = {"username": name, "password1": "a-long-pass-123", "password2": "a-long-pass-123"}
+        if token:
+            data["captchala_token"] = token
+        response = Client().post("/signup/", data)
+        answers.append(response.context["form"].errors.as_data().keys())
+    assert answers[0] == answers[1] == {"captcha"}
