@@ -196,7 +196,9 @@ _SPECS = [
                   low_included=True)),
     Setting("CAPTCHALA_SKIP_FOR_STAFF", "bool", False,
             "staff users skip the check (field, decorator, DRF); each skip is recorded as a "
-            "`staff_skip` decision event and never creates or refreshes a pass"),
+            "`staff_skip` decision event and never creates or refreshes a pass; never on a "
+            "login form (`AuthenticationForm`, allauth's `LoginForm`), whose session user is "
+            "not the account logging in, unless its field sets `skip_for_staff=True`"),
     Setting("CAPTCHALA_IP_RESOLVER", "str", None,
             "dotted path of a `callable(request) -> str` replacing the client IP resolution"),
     Setting("CAPTCHALA_LEDGER_TTL", "int", 86400,

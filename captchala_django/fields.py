@@ -26,6 +26,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("captchala_django.fields")
 
+#: Login forms, by their classes (a form is one when any of its classes is): the staff
+#: skip never applies to them unless the field says so (named, so that neither needs
+#: importing: django.contrib.auth may be left out, allauth is optional).
+_LOGIN_FORMS = frozenset(
+    {
+        ("django.contrib.auth.forms", "AuthenticationForm"),
+        ("allauth.account.forms", "LoginForm"),
+    }
+)
+
+#: Set on a request once a form field's check of it failed (see CaptchaLaField.clean).
+_FORM_CHECK_FAILED = "_captchala_form_check_failed"
+
 
 def _request_of(form: forms.BaseForm | None) -> HttpRequest | None:
     """The request a form's check runs for: ``form.request`` when the form was given one,
@@ -93,6 +106,7 @@ class CaptchaLaField(forms.Field):
         lang: str | None = None,
         theme: str | dict[str, Any] | None = None,
         max_risk: int | None = None,
+        skip_for_staff: bool | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label", "")
@@ -104,10 +118,11 @@ class CaptchaLaField(forms.Field):
         self.action = action
         self.scope = scope
         self.max_risk = max_risk
+        #: Whether CAPTCHALA_SKIP_FOR_STAFF may apply: None is "yes, but on a login form".
+        self.skip_for_staff = skip_for_staff
         self.widget.action = action
         self._form: forms.BaseForm | None = None
         self._name: str | None = None
-        self._verdict: tuple[Any, Outcome] | None = None  # (token, outcome)
 
     def get_bound_field(self, form: forms.BaseForm, field_name: str) -> BoundField:
         self._form, self._name = form, field_name
@@ -118,8 +133,6 @@ class CaptchaLaField(forms.Field):
         return _CaptchaLaBoundField(form, self, field_name)
 
     def clean(self, value: Any) -> Any:
-        from .checkpoints import skips_check  # models: import once the app registry is ready
-
         form = self._form
         request = _request_of(form)
         if is_receipt(value):
@@ -127,7 +140,7 @@ class CaptchaLaField(forms.Field):
         if value is MULTIPLE_TOKENS:
             self._failed(form)
             raise ValidationError(self.error_messages["invalid"], code="invalid")
-        if value in self.empty_values and not skips_check(request):
+        if value in self.empty_values and not self._skips(form, request):
             self._failed(form)
             raise ValidationError(self.error_messages["required"], code="required")
         if request is None:
@@ -141,7 +154,7 @@ class CaptchaLaField(forms.Field):
             )
             self._failed(form)
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
-        outcome = self._verify(request, value)
+        outcome = self._verify(form, request, value)
         if form is not None:
             # Published on the form (documented); BaseForm declares no such field.
             form.captchala_outcome = outcome  # type: ignore[attr-defined]
@@ -158,13 +171,13 @@ class CaptchaLaField(forms.Field):
         """A step validated again from its stored data, by the check it passed (see
         :mod:`captchala_django.wizards`). Only a form built from a wizard's storage reads
         a receipt; anywhere else (a client that posts one) it is no token at all."""
-        from .checkpoints import Outcome, receipts, skips_check
+        from .checkpoints import Outcome, receipts
 
         use = getattr(form, RECEIPT_USE_ATTRIBUTE, None)
         if use is None or request is None:
             accepted = False
         elif value == STAFF_RECEIPT:
-            accepted = skips_check(request)
+            accepted = self._skips(form, request)
         else:
             accepted = receipts.accept(request, self.scope, value, use)
         if not accepted:
@@ -174,17 +187,51 @@ class CaptchaLaField(forms.Field):
             form.captchala_outcome = Outcome(allowed=True, code=Code.STEP_VERIFIED)  # type: ignore[attr-defined]
         return value
 
-    def _verify(self, request: HttpRequest, value: Any) -> Outcome:
-        if self._verdict is not None and self._verdict[0] == value:
-            return self._verdict[1]
-        from .checkpoints import verify_and_record
+    def _verify(self, form: forms.BaseForm | None, request: HttpRequest, value: Any) -> Outcome:
+        from .checkpoints import Outcome, verify_and_record
+        from .models import FailureClass
 
+        # Kept on the form, for this request and token: a field instance shared by several
+        # forms (or requests) never answers one form's token for another.
+        kept: dict[int, tuple[Any, Any, Outcome]] = (
+            form.__dict__.setdefault("_captchala_verdicts", {}) if form is not None else {}
+        )
+        found = kept.get(id(self))
+        if found is not None and found[0] is request and found[1] == value:
+            return found[2]
+        if getattr(request, _FORM_CHECK_FAILED, False):
+            # A check of this request failed already: it is refused whatever the others
+            # hold, and they are not checked (no provider call, no rows): a formset of
+            # a thousand forms costs one failed check, as a DRF list does.
+            code = Code.NOT_CHECKED
+            return Outcome(allowed=False, failure_class=FailureClass.VALIDATION, code=code)
         # This submission's own token, every time: a pass covers one submission.
         outcome = verify_and_record(
-            request, value, self.scope, self.action, reuse=False, max_risk=self.max_risk
+            request,
+            value,
+            self.scope,
+            self.action,
+            reuse=False,
+            max_risk=self.max_risk,
+            staff_skip=self._staff_may_skip(form),
         )
-        self._verdict = (value, outcome)
+        kept[id(self)] = (request, value, outcome)
+        if not outcome.allowed:
+            setattr(request, _FORM_CHECK_FAILED, True)
         return outcome
+
+    def _staff_may_skip(self, form: forms.BaseForm | None) -> bool:
+        """Whether ``CAPTCHALA_SKIP_FOR_STAFF`` may apply to this form. Never on a login
+        form, unless the field says so: there the session's user is not the account being
+        logged in to (a staff session would guess any account's password unchecked)."""
+        if self.skip_for_staff is not None:
+            return self.skip_for_staff
+        return not any((c.__module__, c.__name__) in _LOGIN_FORMS for c in type(form).__mro__)
+
+    def _skips(self, form: forms.BaseForm | None, request: HttpRequest | None) -> bool:
+        from .checkpoints import skips_check
+
+        return self._staff_may_skip(form) and skips_check(request)
 
     def _failed(self, form: forms.BaseForm | None) -> None:
         """A failed check voids the submission: the form's own ``clean()`` is skipped, and
@@ -198,9 +245,10 @@ class CaptchaLaField(forms.Field):
         def void() -> None:
             # In place of _post_clean, Django's last step of full_clean(): a ModelForm's
             # model validation is skipped too.
-            for field in [f for f in form._errors if f != name]:
-                del form._errors[field]
+            errors = form.errors  # set by now: full_clean() made it before any field
+            for field in [f for f in errors if f != name]:
+                del errors[field]
 
         # Replaced on this one form instance, on purpose: mypy flags any method assignment.
         form.clean = lambda: form.cleaned_data  # type: ignore[method-assign]
-        form._post_clean = void  # type: ignore[method-assign]
+        form.__dict__["_post_clean"] = void  # a private hook the type stubs do not declare

@@ -38,6 +38,7 @@ class CaptchaLaWizardMixin:
     prefix: str
     steps: Any
     _captchala_final = False
+    _captchala_redeemed: set[tuple[str, str, str]] | None = None
 
     def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> Any:
         form = super().get_form(step, data, files)  # type: ignore[misc]
@@ -48,36 +49,75 @@ class CaptchaLaWizardMixin:
         if data is not None and data is not self.request.POST:
             from .checkpoints.receipts import Use
 
-            use = Use(self._captchala_purpose(step or self.steps.current), self._captchala_final)
-            setattr(form, RECEIPT_USE_ATTRIBUTE, use)
+            purpose = self._captchala_purpose(step or self.steps.current)
+            final = self._captchala_final
+            for one in self._captchala_forms(form):
+                use = Use(
+                    self._captchala_sub(purpose, form, one),
+                    final,
+                    self._captchala_redeemed if final else None,
+                )
+                setattr(one, RECEIPT_USE_ATTRIBUTE, use)
+        for one in self._captchala_forms(form):
+            if getattr(one, "request", None) is None:
+                one.request = self.request
         return form
+
+    @staticmethod
+    def _captchala_forms(form: Any) -> list[Any]:
+        """The forms of a step: the form itself, or each form of a formset."""
+        if hasattr(form, "fields"):
+            return [form]
+        return list(getattr(form, "forms", []))
+
+    @staticmethod
+    def _captchala_sub(purpose: str, form: Any, one: Any) -> str:
+        """A formset's forms are held apart: the step's purpose and the form's prefix."""
+        if one is form:
+            return purpose
+        from .checkpoints.receipts import purpose as of
+
+        return of(purpose, str(one.prefix))
 
     def process_step(self, form: forms.BaseForm) -> Any:
         """What the wizard stores for a posted step: its data, each checked field's token
         replaced by the receipt of its pass."""
         data = super().process_step(form)  # type: ignore[misc]
-        fields = [(n, f) for n, f in form.fields.items() if isinstance(f, CaptchaLaField)]
-        if not fields:
+        step = self._captchala_purpose(self.steps.current)
+        checked = [
+            (one, name, field)
+            for one in self._captchala_forms(form)
+            for name, field in one.fields.items()
+            if isinstance(field, CaptchaLaField)
+        ]
+        if not checked:
             return data
         data = data.copy()
-        for name, field in fields:
-            data[form.add_prefix(app_settings.TOKEN_FIELD)] = self._receipt_of(form, name, field)
+        for one, name, field in checked:
+            purpose = self._captchala_sub(step, form, one)
+            data[one.add_prefix(app_settings.TOKEN_FIELD)] = self._receipt_of(
+                one, name, field, purpose
+            )
         return data
 
     def render_done(self, form: forms.BaseForm, **kwargs: Any) -> Any:
         # The final validation of every stored step: each receipt is redeemed, once.
         self._captchala_final = True
+        self._captchala_redeemed = set()
         try:
             return super().render_done(form, **kwargs)  # type: ignore[misc]
         finally:
             self._captchala_final = False
+            self._captchala_redeemed = None
 
     def _captchala_purpose(self, step: str) -> str:
         from .checkpoints.receipts import purpose
 
         return purpose(type(self).__module__, type(self).__qualname__, self.prefix, str(step))
 
-    def _receipt_of(self, form: forms.BaseForm, name: str, field: CaptchaLaField) -> str:
+    def _receipt_of(
+        self, form: forms.BaseForm, name: str, field: CaptchaLaField, purpose: str
+    ) -> str:
         """The receipt of the check this step just passed, or ``""`` (asked again at the
         end) when its pass cannot be held."""
         from .checkpoints import token_digest
@@ -85,7 +125,8 @@ class CaptchaLaWizardMixin:
         from .codes import Code
 
         outcome = getattr(form, "captchala_outcome", None)
-        token = form.cleaned_data.get(name)
+        # The token as posted (the form's clean() may leave the field out of cleaned_data).
+        token = form[name].data
         if outcome is None or not outcome.allowed or not isinstance(token, str):
             return ""
         if outcome.code == Code.STAFF_SKIP:
@@ -93,5 +134,4 @@ class CaptchaLaWizardMixin:
         if outcome.code == Code.STEP_VERIFIED:
             return token  # a receipt already (a stored step posted again by the wizard)
         digest = token_digest(token)
-        step = self._captchala_purpose(self.steps.current)
-        return receipt(digest) if hold(self.request, field.scope, digest, step) else ""
+        return receipt(digest) if hold(self.request, field.scope, digest, purpose) else ""

@@ -14,6 +14,14 @@ pytestmark = pytest.mark.django_db
 NEXT = "/admin/auth/user/"
 
 
+@pytest.fixture(autouse=True)
+def _protected_sites(monkeypatch):
+    """The sites a test protects are forgotten after it (system check E015 reads them)."""
+    from captchala_django import admin_login
+
+    monkeypatch.setattr(admin_login, "_protected", list(admin_login._protected))
+
+
 @pytest.fixture
 def root():
     return get_user_model().objects.create_superuser("root", "root@example.com", "root-pass-123")

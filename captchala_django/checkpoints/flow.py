@@ -59,6 +59,7 @@ def verify_and_record(
     fast_path: bool = True,
     reuse: bool = True,
     max_risk: int | None = None,
+    staff_skip: bool = True,
 ) -> Outcome:
     """Check ``pass_token`` for the request's scope and record the outcome.
 
@@ -69,9 +70,11 @@ def verify_and_record(
     checkpoint answers for the token, and a token that already let a submission
     through is a ``replay``. ``max_risk`` (default ``CAPTCHALA_MAX_RISK``) denies a
     valid verdict whose ``risk_score`` is above it, as ``risk_too_high``.
+    ``staff_skip=False`` checks a staff user too (a login form: the session's user is not
+    the account being logged in to).
     """
     att = Attempt.of(request, scope, action, ttl, route, reuse, max_risk)
-    if skips_check(request):
+    if staff_skip and skips_check(request):
         return note(att, Outcome(allowed=True, code=Code.STAFF_SKIP), EventKind.STAFF_SKIP)
     # 1. A token that cannot be one is refused at once.
     reason = token_format_error(pass_token)

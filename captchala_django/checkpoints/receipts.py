@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from ..conf import app_settings
 from ..models import ClaimState, PassToken
 from ..scopes import ScopeArg, resolve_scope
 from ..tokens import RECEIPT_PREFIX
@@ -40,6 +44,10 @@ class Use:
 
     purpose: str
     consume: bool
+    #: Receipts this request has redeemed already (one per wizard view instance, i.e. per
+    #: request): the wizard's own further builds of the step (get_all_cleaned_data(),
+    #: get_cleaned_data_for_step() in get_form_kwargs/initial/done) accept it again.
+    redeemed: set[tuple[str, str, str]] | None = field(default=None, compare=False, hash=False)
 
 
 def purpose(*parts: str) -> str:
@@ -58,50 +66,52 @@ def _digest_of(value: str) -> str | None:
     return digest if _DIGEST.fullmatch(digest) else None
 
 
+def _held(request: HttpRequest, scope: ScopeArg, digest: str) -> QuerySet[PassToken]:
+    """The ledger row of ``digest`` when it is a pass of this scope that may stand for a
+    step: verified (not degraded: fail-open and degraded answers are not remembered) and
+    no older than ``CAPTCHALA_CHECKPOINT_TTL``, as long as a pass is trusted anywhere, so
+    that nobody can bank solved steps and finish them all later."""
+    since = timezone.now() - timedelta(seconds=app_settings.CHECKPOINT_TTL)
+    return PassToken.objects.using(db_alias()).filter(
+        token_digest=digest,
+        scope_key=resolve_scope(request, scope).key,
+        state=ClaimState.DONE,
+        allowed=True,
+        degraded=False,
+        created_at__gte=since,
+    )
+
+
 def hold(request: HttpRequest, scope: ScopeArg, digest: str, purpose: str) -> bool:
     """Keep the passed ledger row of ``digest`` for ``purpose``; False when there is none
-    to keep (no row, not passed, another scope's, already held) or the database failed.
-    A degraded pass is never kept: fail-open and degraded answers are not remembered."""
-    key = resolve_scope(request, scope).key
-    return _update(
-        digest,
-        "held_for = %s WHERE token_digest = %s AND scope_key = %s AND state = %s "
-        "AND allowed AND NOT degraded AND held_for = ''",
-        [purpose, digest, key, ClaimState.DONE],
-    )
+    to keep (no row, not a pass that may stand, another scope's, already held) or the
+    database failed."""
+    try:
+        return _held(request, scope, digest).filter(held_for="").update(held_for=purpose) == 1
+    except DatabaseError as exc:
+        # The step is asked again at the end (a new solve), never passed without its row.
+        logger.warning("could not hold the pass of %s…: %s", digest[:12], type(exc).__name__)
+        return False
 
 
 def accept(request: HttpRequest, scope: ScopeArg, value: str, use: Use) -> bool:
     """Whether the receipt ``value`` stands for a check this step passed: looked up, or
-    redeemed (once) when ``use.consume``."""
+    redeemed when ``use.consume`` (once: one atomic UPDATE; the same request may build
+    the step again, as formtools does in ``done()``)."""
     digest = _digest_of(value)
     if digest is None:
         return False
-    key = resolve_scope(request, scope).key
-    where = (
-        "token_digest = %s AND held_for = %s AND scope_key = %s AND state = %s "
-        "AND allowed AND NOT degraded"
-    )
-    params = [digest, use.purpose, key, ClaimState.DONE]
-    if use.consume:
-        return _update(digest, f"held_for = %s WHERE {where}", [REDEEMED, *params])
-    db = db_alias()
+    mine = (use.purpose, digest, resolve_scope(request, scope).key)
+    if use.consume and use.redeemed is not None and mine in use.redeemed:
+        return True
     try:
-        with connections[db].cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {PassToken._meta.db_table} WHERE {where}", params)
-            return cursor.fetchone() is not None
+        held = _held(request, scope, digest).filter(held_for=use.purpose)
+        if not use.consume:
+            return held.exists()
+        done = held.update(held_for=REDEEMED) == 1
     except DatabaseError as exc:
-        logger.warning("could not read a receipt: %s", type(exc).__name__)
+        logger.warning("could not read the receipt of %s…: %s", digest[:12], type(exc).__name__)
         return False
-
-
-def _update(digest: str, assignment: str, params: list[str]) -> bool:
-    db = db_alias()
-    try:
-        with connections[db].cursor() as cursor:
-            cursor.execute(f"UPDATE {PassToken._meta.db_table} SET {assignment}", params)
-            return bool(cursor.rowcount == 1)
-    except DatabaseError as exc:
-        # The step is asked again (a new solve), never passed without its row.
-        logger.warning("could not update the receipt of %s…: %s", digest[:12], type(exc).__name__)
-        return False
+    if done and use.redeemed is not None:
+        use.redeemed.add(mine)
+    return done
