@@ -57,6 +57,7 @@ class Code(StrEnum):
     CONFIGURATION = "configuration"
     # The provider's codes (CAPTCHALA_API.md).
     INVALID_TOKEN = "invalid_token"
+    TOKEN_CONSUMED = "token_consumed"
     DEGRADED = "degraded"
     RATE_LIMIT_EXCEEDED = "rate_limit_exceeded"
     INVALID_APP_KEY = "invalid_app_key"

@@ -128,6 +128,30 @@ def test_ledger_outage_does_not_block_a_valid_verdict(captchala_sandbox):
     )
 
 
+def test_a_retry_of_a_passed_token_while_the_ledger_is_down_is_retry_later(captchala_sandbox):
+    """Found by the soak: the check passed, the view's own write then failed (503) and the
+    user sent the same token again while the database was still away. Without the ledger
+    nothing tells that retry from a replay, and CaptchaLa says the token is consumed: the
+    answer is "try again later" (class persistence), never "the check was not passed"
+    (which would ask the user to solve again for our outage), and never a pass."""
+    token = captchala_sandbox.mint_pass_token()
+    assert verify_and_record(make_request(), token, scope(), reuse=False).allowed
+
+    def fail_ledger(execute, sql, params, many, context):
+        if "captchala_django_passtoken" in sql:
+            raise OperationalError("injected: ledger table unavailable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_ledger):
+        retry = verify_and_record(make_request(), token, scope(), reuse=False)
+    assert (retry.allowed, retry.failure_class, retry.retry_later) == (False, "persistence", True)
+    assert retry.code == "token_consumed" and captchala_sandbox.calls_for(token) == 2
+    # A made-up token is still plainly invalid while the ledger is down.
+    with connection.execute_wrapper(fail_ledger):
+        forged = verify_and_record(make_request(), "pt_" + "forged" * 4, scope(), reuse=False)
+    assert (forged.allowed, forged.failure_class) == (False, "validation")
+
+
 @pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
 def test_real_lock_timeout_from_a_concurrent_transaction(captchala_sandbox, valid, caplog):
     """Another transaction holds the row (PostgreSQL) or the write lock (SQLite)."""

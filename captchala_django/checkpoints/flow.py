@@ -197,6 +197,11 @@ def _verify(att: Attempt, claim: Claim, token: str) -> Outcome:
         return finish(
             att, claim, FailureClass.PROVIDER, code=result.code, lenient=accept, result=result
         )
+    if claim.held is ledger.Held.UNREACHABLE and result.code == Code.TOKEN_CONSUMED:
+        # Consumed, and the ledger that would tell a retry of our own pass (its view then
+        # failed) from a replay is away: "try again later", never a pass, and never "solve
+        # again" for our own outage.
+        return finish(att, claim, FailureClass.PERSISTENCE, code=result.code, result=result)
     return finish(att, claim, FailureClass.VALIDATION, code=result.code, result=result)
 
 
