@@ -208,3 +208,13 @@ def test_attrs_are_merged_never_duplicated():
     assert len(names) == len(set(names)), names
     assert 'class="captchala mine"' in div and 'data-theme="dark"' in div
     assert "data-captchala" in names and 'data-app-key="sandbox-app-key"' in div
+
+
+def test_the_jinja2_template_is_the_django_template():
+    """One markup, valid in both engines: the Jinja2 copy never drifts from the original."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "captchala_django"
+    django = (package / "templates/captchala_django/widget.html").read_text()
+    jinja2 = (package / "jinja2/captchala_django/widget.html").read_text()
+    assert jinja2 == django
