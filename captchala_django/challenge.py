@@ -19,8 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
-from django.http.multipartparser import MultiPartParserError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -30,6 +29,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from . import budgets
 from .conf import app_settings
 from .guard import RETRY_AFTER, Ruling
+from .tokens import TOKEN_HEADER_NAME, post_data
 
 #: Posted by the challenge page when the guarded request was not a re-submittable POST.
 RETURN_FIELD = "_captchala_return"
@@ -42,20 +42,46 @@ SENSITIVE_WORDS = re.compile(r"(?:^|[_\W])(?:pwd|pin|cvv|cvc|otp|ssn)(?:[_\W\d]|
 ALL = "__ALL__"
 
 
-def post_data(request: HttpRequest) -> QueryDict | dict[str, Any]:
-    """The POST body's fields; a malformed body carries none (so no token either)."""
-    try:
-        return request.POST
-    except (MultiPartParserError, ValueError):
-        return {}
-
-
 def same_url(request: HttpRequest) -> str:
     """The request's own path and query, made safe to use as a link (never another host)."""
     url = request.get_full_path()
     if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
         url = "/" + url.lstrip("/\\")
     return url
+
+
+def client_hints(action: str | None) -> dict[str, Any]:
+    """What a page that renders itself needs to show the check again (nothing secret): the
+    app key, the action the widget runs under, the loader and the server-token refresh
+    URL (a server token is fetched from there, never issued for a refusal)."""
+    from django.urls import NoReverseMatch, reverse
+
+    from .actions import provider_action
+    from .exceptions import ConfigurationError
+
+    try:
+        app_key = app_settings.APP_KEY
+    except ConfigurationError:
+        app_key = ""
+    try:
+        refresh_url = reverse("captchala:server-token")
+    except NoReverseMatch:
+        refresh_url = ""
+    options = app_settings.WIDGET or {}
+    return {
+        "app_key": app_key,
+        "action": provider_action(action) or "",
+        "loader_url": app_settings.LOADER_URL,
+        "refresh_url": refresh_url,
+        "product": options.get("product", "bind"),
+        "token_field": app_settings.TOKEN_FIELD,
+        "token_header": TOKEN_HEADER_NAME,
+    }
+
+
+def bad_request_response(detail: str) -> HttpResponse:
+    """400: the body could not be read (bad JSON); the client may send it again, fixed."""
+    return _private(JsonResponse({"error": "bad_request", "detail": detail}, status=400))
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -127,6 +153,7 @@ def challenge_response(
     template: str,
     sensitive: tuple[str, ...] | str,
     widget: Callable[[], str],
+    action: str | None = None,
 ) -> HttpResponse:
     """403: the challenge page (``template``), or JSON for a client that asks for it.
 
@@ -143,7 +170,8 @@ def challenge_response(
                 "error": "captcha_required",
                 "detail": message,
                 "token_field": app_settings.TOKEN_FIELD,
-                "token_header": "X-CaptchaLa-Token",
+                "token_header": TOKEN_HEADER_NAME,
+                "captcha": client_hints(action),
             },
             status=403,
         )
@@ -161,27 +189,31 @@ def challenge_response(
     return _private(HttpResponse(html, status=403))
 
 
-def unavailable_response(request: HttpRequest) -> HttpResponse:
+def unavailable_response(request: HttpRequest, action: str | None = None) -> HttpResponse:
     """503 with ``Retry-After``: the check could not be completed."""
     message = _("The check could not be completed right now. Please try again.")
-    return _try_later(request, "captcha_unavailable", message, 503, RETRY_AFTER)
+    return _try_later(request, "captcha_unavailable", message, 503, RETRY_AFTER, action)
 
 
-def limited_response(request: HttpRequest) -> HttpResponse:
+def limited_response(request: HttpRequest, action: str | None = None) -> HttpResponse:
     """429 with ``Retry-After``: the client's budget of failed checks is spent."""
     message = _("Too many attempts; try again in a minute.")
-    return _try_later(request, "rate_limited", message, 429, budgets.WINDOW)
+    return _try_later(request, "rate_limited", message, 429, budgets.WINDOW, action)
 
 
 def _try_later(
-    request: HttpRequest, error: str, message: str, status: int, retry_after: int
+    request: HttpRequest,
+    error: str,
+    message: str,
+    status: int,
+    retry_after: int,
+    action: str | None,
 ) -> HttpResponse:
     """A "try again later" answer (JSON or the retry page) with ``Retry-After``."""
     response: HttpResponse
     if _wants_json(request):
-        response = JsonResponse(
-            {"error": error, "detail": message, "retry_after": retry_after}, status=status
-        )
+        body = {"error": error, "detail": message, "retry_after": retry_after}
+        response = JsonResponse(body | {"captcha": client_hints(action)}, status=status)
     else:
         html = render_to_string(
             "captchala_django/unavailable.html", {"message": message}, request=request

@@ -25,24 +25,23 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     HttpResponseRedirect,
-    QueryDict,
 )
 
 from . import guard
 from .actions import note_action
 from .challenge import (
     RETURN_FIELD,
+    bad_request_response,
     challenge_response,
     declared_sensitive,
     limited_response,
-    post_data,
     same_url,
     unavailable_response,
 )
 from .codes import Code
 from .guard import RETRY_AFTER, guarded_methods
 from .scopes import ScopeArg
-from .tokens import TOKEN_HEADER
+from .tokens import TOKEN_HEADER, BadBody, request_body
 from .widgets import CaptchaLaWidget
 
 if TYPE_CHECKING:
@@ -97,31 +96,39 @@ def _stopping_response(request: HttpRequest, opts: _Options) -> HttpResponse | N
     # The documented per-request attribute; HttpRequest declares no such field.
     request.captchala = None  # type: ignore[attr-defined]
 
-    def body() -> QueryDict | dict[str, Any]:
-        return post_data(request) if request.method == "POST" else {}
+    parsed: list[Any] = []
+
+    def body() -> Any:
+        if not parsed:  # parsed once: the guard and the return check both read it
+            parsed.append(request_body(request))
+        return parsed[0]
 
     # A POST back from the challenge page of a request that could not be resubmitted
     # (a GET): checked, then sent back to the same URL. Only an unguarded method's POST
     # is read for it here; a guarded one's body is read by the guard, for its token
     # (verified on a miss, claimed as seen on a ridden pass).
     guarded = opts.guards(request.method)
-    if not guarded and not (request.method == "POST" and RETURN_FIELD in body()):
-        return None
-    ruling = guard.evaluate(request, opts, body)
+    try:
+        if not guarded and not (request.method == "POST" and RETURN_FIELD in body()):
+            return None
+        ruling = guard.evaluate(request, opts, body)
+    except BadBody as exc:
+        return bad_request_response(str(exc))
     if ruling.kind == guard.ALLOW:
         ridden = ruling.outcome is not None and ruling.outcome.code == Code.CHECKPOINT_PASSED
         returning = request.method == "POST" and not (guarded and ridden) and RETURN_FIELD in body()
         return HttpResponseRedirect(same_url(request)) if returning else None
     if ruling.kind == guard.UNAVAILABLE:
-        return unavailable_response(request)
+        return unavailable_response(request, opts.action)
     if ruling.kind == guard.LIMITED:
-        return limited_response(request)
+        return limited_response(request, opts.action)
     return challenge_response(
         request,
         ruling,
         template=opts.template,
         sensitive=opts.sensitive,
         widget=lambda: _widget_html(request, opts.action),
+        action=opts.action,
     )
 
 

@@ -9,15 +9,20 @@ or a body token and a header token — is refused, never guessed between.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, RawPostDataException
+from django.http.multipartparser import MultiPartParserError
 
 from .codes import Code
 from .conf import app_settings
 
 TOKEN_HEADER = "HTTP_X_CAPTCHALA_TOKEN"
+#: The header as a client names it.
+TOKEN_HEADER_NAME = "X-CaptchaLa-Token"
 #: Longest pass token accepted, in bytes; longer ones are refused without a call.
 TOKEN_MAX_BYTES = 4096
 #: Longest provider code kept (codes reach logs, events and the database).
@@ -39,6 +44,68 @@ RECEIPT_USE_ATTRIBUTE = "captchala_receipt_use"
 def is_receipt(value: object) -> bool:
     """Whether a token field's value is a receipt, not a token."""
     return isinstance(value, str) and value.startswith(RECEIPT_PREFIX)
+
+
+#: A JSON media type: ``application/json`` and ``application/<anything>+json``.
+JSON_TYPE = re.compile(r"application/(?:[\w.\-]+\+)?json", re.I)
+
+
+class BadBody(ValueError):
+    """The body says it is JSON and is not (a 400 for the client, never a 500)."""
+
+
+class _Several(list):  # type: ignore[type-arg]
+    """The values of a key a JSON object repeats: every one counts, none wins."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose repeated keys keep all their values (``json`` keeps the last)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            before = found[key]
+            found[key] = _Several([*(before if isinstance(before, _Several) else [before]), value])
+        else:
+            found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def is_json(request: HttpRequest) -> bool:
+    """Whether the request says its body is JSON."""
+    return bool(JSON_TYPE.fullmatch(request.content_type or ""))
+
+
+def post_data(request: HttpRequest) -> Any:
+    """The POST body's fields; a malformed body carries none (so no token either)."""
+    try:
+        return request.POST
+    except (MultiPartParserError, ValueError):
+        return {}
+
+
+def request_body(request: HttpRequest) -> Any:
+    """The parsed body a front door reads the token from: a JSON object (any method), a
+    form POST's fields, else ``{}``. Raises :class:`BadBody` for a body that says it is
+    JSON and is not; JSON that is not an object carries no token."""
+    if not is_json(request):
+        return post_data(request) if request.method == "POST" else {}
+    try:
+        raw = request.body
+    except RawPostDataException:  # the view's code read the stream already
+        return {}
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_object, parse_constant=_no_constant
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadBody("The request body is not valid JSON.") from exc
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
