@@ -29,7 +29,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from . import budgets
 from .conf import app_settings
 from .guard import RETRY_AFTER, Ruling
-from .tokens import TOKEN_HEADER_NAME, post_data
+from .tokens import TOKEN_HEADER_NAME, is_json, post_data
 
 #: Posted by the challenge page when the guarded request was not a re-submittable POST.
 RETURN_FIELD = "_captchala_return"
@@ -84,10 +84,15 @@ def bad_request_response(detail: str) -> HttpResponse:
     return _private(JsonResponse({"error": "bad_request", "detail": detail}, status=400))
 
 
+#: A request attribute a front door sets when its answers are always JSON (an API).
+JSON_ANSWERS = "_captchala_json_answers"
+
+
 def _wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return (
-        request.content_type == "application/json"
+        getattr(request, JSON_ANSWERS, False)
+        or is_json(request)
         or request.headers.get("X-Requested-With") == "XMLHttpRequest"
         or ("application/json" in accept and "text/html" not in accept)
     )

@@ -5,5 +5,12 @@ from importlib.metadata import version
 
 def test_each_integration_is_its_latest_installed_release():
     """Each optional package is importable here (the suite fails, not skips, without one)."""
-    for dist in ("django-allauth", "django-formtools", "django-crispy-forms", "wagtail", "jinja2"):
+    for dist in (
+        "django-allauth",
+        "django-formtools",
+        "django-crispy-forms",
+        "wagtail",
+        "jinja2",
+        "django-ninja",
+    ):
         assert version(dist)
