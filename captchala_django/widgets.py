@@ -37,6 +37,25 @@ BOOT_SCRIPT = "captchala_django/captchala-boot.js"
 INPUT_BOX_CLASSES = frozenset({"form-control", "form-select"})
 
 
+def csp_nonce(request: HttpRequest | None) -> str:
+    """The request's Content-Security-Policy nonce, if a CSP middleware made one: Django's
+    own (6.0+, ``get_nonce``; reading it puts it in the header) or django-csp's
+    (``request.csp_nonce``)."""
+    if request is None:
+        return ""
+    try:
+        from django.middleware.csp import get_nonce  # Django 6.0+
+    except ImportError:
+        get_nonce = None
+    if get_nonce is not None:
+        nonce = get_nonce(request)
+        # A lazy value whose truth says whether it was read: str() reads it, so that
+        # the middleware puts it in the header.
+        if nonce is not None:
+            return str(nonce)
+    return str(getattr(request, "csp_nonce", "") or "")
+
+
 class CaptchaLaWidget(forms.Widget):
     """``product``, ``lang`` and ``theme`` override ``CAPTCHALA_WIDGET`` for this widget."""
 
@@ -170,7 +189,7 @@ class CaptchaLaWidget(forms.Widget):
                 "The check could not be loaded. Please reload the page to try again."
             ),
             "refresh_url": refresh_url,
-            "nonce": getattr(request, "csp_nonce", "") if request is not None else "",
+            "nonce": csp_nonce(request),
             "error": error,
             "scripts": not error and self._first_on_page(request),
         }
