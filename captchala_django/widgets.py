@@ -8,6 +8,7 @@ boot script starts each widget once, whichever way it was loaded.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -43,12 +44,12 @@ def csp_nonce(request: HttpRequest | None) -> str:
     (``request.csp_nonce``)."""
     if request is None:
         return ""
-    try:
-        from django.middleware.csp import get_nonce  # Django 6.0+
+    try:  # Django 6.0+ (by name: the type stubs of Django 5.2 do not know the module)
+        csp = importlib.import_module("django.middleware.csp")
     except ImportError:
-        get_nonce = None
-    if get_nonce is not None:
-        nonce = get_nonce(request)
+        csp = None
+    if csp is not None:
+        nonce = csp.get_nonce(request)
         # A lazy value whose truth says whether it was read: str() reads it, so that
         # the middleware puts it in the header.
         if nonce is not None:
