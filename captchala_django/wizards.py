@@ -37,30 +37,25 @@ class CaptchaLaWizardMixin:
     request: Any
     prefix: str
     steps: Any
-    _captchala_final = False
+    #: The receipts redeemed by this request's final validation (``render_done``), while
+    #: it runs; ``None`` otherwise (receipts are then only looked at).
     _captchala_redeemed: set[tuple[str, str, str]] | None = None
 
     def get_form(self, step: str | None = None, data: Any = None, files: Any = None) -> Any:
         form = super().get_form(step, data, files)  # type: ignore[misc]
-        if getattr(form, "request", None) is None:
-            form.request = self.request  # the field's check needs it; formtools passes none
         # Only data from the wizard's storage is the wizard's own: the POST of a step is
         # the client's, and a receipt in it is refused like any made-up token.
-        if data is not None and data is not self.request.POST:
+        stored = data is not None and data is not self.request.POST
+        if stored:
             from .checkpoints.receipts import Use
 
             purpose = self._captchala_purpose(step or self.steps.current)
-            final = self._captchala_final
-            for one in self._captchala_forms(form):
-                use = Use(
-                    self._captchala_sub(purpose, form, one),
-                    final,
-                    self._captchala_redeemed if final else None,
-                )
-                setattr(one, RECEIPT_USE_ATTRIBUTE, use)
         for one in self._captchala_forms(form):
             if getattr(one, "request", None) is None:
-                one.request = self.request
+                one.request = self.request  # the field's check needs it; formtools passes none
+            if stored:
+                use = Use(self._captchala_sub(purpose, form, one), self._captchala_redeemed)
+                setattr(one, RECEIPT_USE_ATTRIBUTE, use)
         return form
 
     @staticmethod
@@ -102,12 +97,10 @@ class CaptchaLaWizardMixin:
 
     def render_done(self, form: forms.BaseForm, **kwargs: Any) -> Any:
         # The final validation of every stored step: each receipt is redeemed, once.
-        self._captchala_final = True
         self._captchala_redeemed = set()
         try:
             return super().render_done(form, **kwargs)  # type: ignore[misc]
         finally:
-            self._captchala_final = False
             self._captchala_redeemed = None
 
     def _captchala_purpose(self, step: str) -> str:
@@ -131,7 +124,5 @@ class CaptchaLaWizardMixin:
             return ""
         if outcome.code == Code.STAFF_SKIP:
             return STAFF_RECEIPT
-        if outcome.code == Code.STEP_VERIFIED:
-            return token  # a receipt already (a stored step posted again by the wizard)
         digest = token_digest(token)
         return receipt(digest) if hold(self.request, field.scope, digest, purpose) else ""

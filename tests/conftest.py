@@ -140,3 +140,34 @@ def clean_proxy_env(monkeypatch):
     reset_session()
     yield monkeypatch
     reset_session()
+
+
+# --------------------------------------------------- the admin login (protect_admin_login)
+
+
+@pytest.fixture(autouse=True)
+def _protected_sites(monkeypatch):
+    """The sites a test protects are forgotten after it (system check E015 reads them)."""
+    from captchala_django import admin_login
+
+    monkeypatch.setattr(admin_login, "_protected", list(admin_login._protected))
+
+
+@pytest.fixture
+def root():
+    """The superuser the admin login tests try to log in as."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.com", "root-pass-123")
+
+
+@pytest.fixture
+def protected_site(monkeypatch):
+    """``admin.site`` as a site's urls.py leaves it after the one line (restored after)."""
+    from django.contrib import admin
+
+    from captchala_django.admin_login import protect_admin_login
+
+    monkeypatch.setattr(admin.site, "login_form", None)
+    monkeypatch.setattr(admin.site, "login_template", None)
+    return protect_admin_login(admin.site)

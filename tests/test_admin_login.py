@@ -3,7 +3,6 @@ default ``admin.site`` and for a custom ``AdminSite``, ``?next=`` included."""
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from captchala_django.admin_login import protect_admin_login
@@ -12,27 +11,6 @@ from tests.helpers import FORGED
 
 pytestmark = pytest.mark.django_db
 NEXT = "/admin/auth/user/"
-
-
-@pytest.fixture(autouse=True)
-def _protected_sites(monkeypatch):
-    """The sites a test protects are forgotten after it (system check E015 reads them)."""
-    from captchala_django import admin_login
-
-    monkeypatch.setattr(admin_login, "_protected", list(admin_login._protected))
-
-
-@pytest.fixture
-def root():
-    return get_user_model().objects.create_superuser("root", "root@example.com", "root-pass-123")
-
-
-@pytest.fixture
-def protected_site(monkeypatch):
-    """``admin.site`` as a site's urls.py leaves it after the one line (restored after)."""
-    monkeypatch.setattr(admin.site, "login_form", None)
-    monkeypatch.setattr(admin.site, "login_template", None)
-    return protect_admin_login(admin.site)
 
 
 def login(client, token=None, next_url=NEXT, path="/admin/login/"):

@@ -14,26 +14,6 @@ from captchala_django.tokens import RECEIPT_PREFIX, STAFF_RECEIPT
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _protected_sites(monkeypatch):
-    """The sites a test protects are forgotten after it (system check E015 reads them)."""
-    from captchala_django import admin_login
-
-    monkeypatch.setattr(admin_login, "_protected", list(admin_login._protected))
-
-
-@pytest.fixture
-def root():
-    return get_user_model().objects.create_superuser("root", "root@example.com", "root-pass-123")
-
-
-@pytest.fixture
-def protected_site(monkeypatch):
-    monkeypatch.setattr(admin.site, "login_form", None)
-    monkeypatch.setattr(admin.site, "login_template", None)
-    return protect_admin_login(admin.site)
-
-
 def login(client, data=None, query=""):
     body = {"username": "root", "password": "root-pass-123"} | (data or {})
     return client.post(f"/admin/login/{query}", body)

@@ -99,3 +99,14 @@ def test_a_replayed_json_token_is_refused(captchala_sandbox):
     assert post_json("/transfer/", json.dumps({"captchala_token": token})).status_code == 200
     again = post_json("/transfer/", json.dumps({"captchala_token": token}))
     assert again.status_code == 403
+
+
+def test_a_json_body_over_the_upload_limit_is_a_400(captchala_sandbox, settings):
+    """Django's own limit holds for the body the guard reads: a 400, never a 500."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    raw = json.dumps({"captchala_token": "pt_" + "x" * 200})
+    response = Client(raise_request_exception=False).post(
+        "/transfer/", raw, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert captchala_sandbox.count("validate") == 0

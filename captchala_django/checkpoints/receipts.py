@@ -40,14 +40,17 @@ _DIGEST = re.compile(r"[0-9a-f]{64}")
 @dataclass(frozen=True)
 class Use:
     """How a form built from stored step data may use a receipt: ``purpose`` names the
-    step; ``consume`` redeems it (the final validation), else it is only looked at."""
+    step; with ``redeemed`` (the final validation's set) it is redeemed, else only looked
+    at. ``redeemed`` holds what this request redeemed already: the wizard's own further
+    builds of the step (``get_all_cleaned_data()``, ``get_cleaned_data_for_step()`` in
+    ``get_form_kwargs``/``get_form_initial``/``done``) accept it again."""
 
     purpose: str
-    consume: bool
-    #: Receipts this request has redeemed already (one per wizard view instance, i.e. per
-    #: request): the wizard's own further builds of the step (get_all_cleaned_data(),
-    #: get_cleaned_data_for_step() in get_form_kwargs/initial/done) accept it again.
     redeemed: set[tuple[str, str, str]] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def consume(self) -> bool:
+        return self.redeemed is not None
 
 
 def purpose(*parts: str) -> str:
@@ -102,7 +105,7 @@ def accept(request: HttpRequest, scope: ScopeArg, value: str, use: Use) -> bool:
     if digest is None:
         return False
     mine = (use.purpose, digest, resolve_scope(request, scope).key)
-    if use.consume and use.redeemed is not None and mine in use.redeemed:
+    if use.redeemed is not None and mine in use.redeemed:
         return True
     try:
         held = _held(request, scope, digest).filter(held_for=use.purpose)
@@ -112,6 +115,6 @@ def accept(request: HttpRequest, scope: ScopeArg, value: str, use: Use) -> bool:
     except DatabaseError as exc:
         logger.warning("could not read the receipt of %s…: %s", digest[:12], type(exc).__name__)
         return False
-    if done and use.redeemed is not None:
+    if done and use.redeemed is not None:  # consumed: redeemed is the request's set
         use.redeemed.add(mine)
     return done

@@ -18,6 +18,7 @@ from captchala_django.models import PassToken
 from captchala_django.tokens import RECEIPT_PREFIX, STAFF_RECEIPT
 from captchala_django.wizards import CaptchaLaWizardMixin
 from tests.helpers import make_request, run_threads, scope
+from tests.integrations.test_wizards import _finished, post  # noqa: F401 - a fixture
 from tests.integrations.wizards.forms import DetailsForm, WhoForm
 from tests.integrations.wizards.views import FINISHED, SignupWizard
 
@@ -172,20 +173,6 @@ urlpatterns = [
     ),
     path("", include("tests.integrations.urls")),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _finished():
-    FINISHED.clear()
-    yield
-    FINISHED.clear()
-
-
-def post(client, url, wizard, step, fields, token=None, **extra):
-    data = {f"{wizard}-current_step": step} | {f"{step}-{k}": v for k, v in fields.items()}
-    if token is not None:
-        data[f"{step}-captchala_token"] = token
-    return client.post(url, data | extra)
 
 
 def copy_of(client):
