@@ -54,7 +54,9 @@ def csp_nonce(request: HttpRequest | None) -> str:
         # the middleware puts it in the header.
         if nonce is not None:
             return str(nonce)
-    return str(getattr(request, "csp_nonce", "") or "")
+    # django-csp's nonce is lazy too, and falsy until read: read it, never test it.
+    nonce = getattr(request, "csp_nonce", None)
+    return "" if nonce is None else str(nonce)
 
 
 class CaptchaLaWidget(forms.Widget):

@@ -40,3 +40,21 @@ def test_a_nonce_on_the_request_is_written_on_both_scripts(captchala_sandbox):
     request.csp_nonce = "abc123"
     html = str(LoginForm(request=request)["captcha"])
     assert nonces(html) == {"abc123"} and html.count('nonce="abc123"') == 2
+
+
+def test_django_csps_lazy_nonce_is_read_and_sent_in_the_header(captchala_sandbox, settings):
+    """django-csp 4 keeps a lazy nonce that is falsy until read: the widget reads it, so the
+    header names the nonce both scripts carry."""
+    pytest.importorskip("csp.middleware")
+    from csp.constants import NONCE, SELF
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"]
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {"default-src": [SELF], "script-src": [SELF, NONCE]}
+    }
+    response = Client().get("/login/")
+    html = response.content.decode()
+    found = nonces(html)
+    assert len(found) == 1 and next(iter(found))
+    assert html.count(f'nonce="{next(iter(found))}"') == 2
+    assert f"'nonce-{next(iter(found))}'" in response["Content-Security-Policy"]

@@ -31,6 +31,11 @@ INSTALLED_APPS = [
     "demo",  # before captchala_django: its templates override the package's challenge page
     "captchala_django",
 ]
+# DEMO_PACKAGE_PAGES=1 shows the package's own challenge and try-again pages (what a site
+# that does not override them serves) instead of the demo's: the browser tests audit both.
+if env.bool("DEMO_PACKAGE_PAGES", default=False):
+    INSTALLED_APPS.remove("demo")
+    INSTALLED_APPS.append("demo")
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before the sessions: a session that cannot be saved in an outage is a 503, not a 400.
@@ -52,6 +57,12 @@ except ImportError:
     pass
 else:
     INSTALLED_APPS.append("rest_framework")
+try:
+    import django_htmx  # noqa: F401 - serves htmx itself to the demo's /htmx/ page
+except ImportError:
+    pass
+else:
+    INSTALLED_APPS.append("django_htmx")
 
 ROOT_URLCONF = "example_project.urls"
 TEMPLATES = [
@@ -124,6 +135,51 @@ CAPTCHALA_LOADER_URL = env.str(
 )
 # "transfer" is this site's name; the provider issues server tokens for its own list.
 CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
+
+# DEMO_CSP=1 serves every page under a strict Content-Security-Policy: scripts and styles from
+# this site or with the request's nonce, nothing inline, no eval. Django's own middleware on
+# 6.0+, django-csp before. The widget puts the nonce on its script tags itself.
+DEMO_CSP = env.bool("DEMO_CSP", default=False)
+if DEMO_CSP:
+    from urllib.parse import urlsplit
+
+    def _origins(*urls: str) -> list[str]:
+        """The provider's origins (none with the sandbox, which is this site)."""
+        site = urlsplit(SITE_URL)
+        found = []
+        for url in urls:
+            parts = urlsplit(url)
+            if (parts.scheme, parts.netloc) != (site.scheme, site.netloc):
+                found.append(f"{parts.scheme}://{parts.netloc}")
+        return sorted(set(found))
+
+    _provider = _origins(CAPTCHALA_LOADER_URL, CAPTCHALA_API_URL, CAPTCHALA_OFFLINE_API_URL)
+    if django.VERSION >= (6, 0):
+        from django.utils.csp import CSP
+
+        SELF, NONCE, NONE = CSP.SELF, CSP.NONCE, CSP.NONE
+        MIDDLEWARE.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
+    else:
+        from csp.constants import NONCE, NONE, SELF
+
+        INSTALLED_APPS.append("csp")
+        MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+    _directives = {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *_provider],
+        "style-src": [SELF, NONCE, *_provider],
+        "img-src": [SELF, "data:", *_provider],
+        "connect-src": [SELF, *_provider],
+        "frame-src": [SELF, *_provider],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    }
+    if django.VERSION >= (6, 0):
+        SECURE_CSP = _directives
+    else:
+        CONTENT_SECURITY_POLICY = {"DIRECTIVES": _directives}
 
 LOGGING = {
     "version": 1,

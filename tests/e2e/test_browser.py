@@ -3,83 +3,11 @@
 Screenshots of each step go to tests/e2e/artifacts/ (ignored by git).
 """
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
+from tests.e2e.browsing import login, pass_check, set_mode, shot
+
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = os.environ.get("CAPTCHALA_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
-playwright_api = pytest.importorskip("playwright.sync_api")
-if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-
-
-def shot(page, name):
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def pass_check(page):
-    """Tick the sandbox's "I am human" box in its overlay and wait for the page to move on."""
-    box = page.locator(".captchala-sandbox-overlay .captchala-sandbox-check")
-    box.wait_for()
-    with page.expect_navigation():
-        box.click()  # click, not check(): the page leaves before a checked state is read
-
-
-def set_mode(page, server, mode):
-    page.goto(server + "/sandbox/")
-    with page.expect_navigation():
-        page.click(f"button[data-mode={mode}]")
-    assert page.inner_text("#sandbox-mode") == mode
-
-
-def login(page, server, name="login"):
-    tokens = []
-    page.on(
-        "request",
-        lambda r: tokens.append(r.post_data) if r.method == "POST" and "/login/" in r.url else None,
-    )
-    page.goto(server + "/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "admin")
-    shot(page, f"{name}-1-form")
-    page.click("#login-form button[type=submit]")
-    shot(page, f"{name}-2-check")
-    pass_check(page)
-    return tokens
 
 
 def test_login_transfer_and_admin(page, module_demo_server):
