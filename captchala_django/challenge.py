@@ -6,22 +6,26 @@
 * :func:`limited_response`: the client's budget of failed checks is spent, 429 with
   ``Retry-After``.
 
-Each is private to its request (never cached, never framed), and JSON for a client that
-asks for JSON. The page posts back to the request's own URL and carries a re-submittable
-POST's fields over as hidden inputs, never a sensitive one. It shows the widget the caller
+Each is private to its request (never cached, never framed), JSON for a client that asks
+for JSON, and for an htmx request (``HX-Request``) a fragment with an ``HX-Trigger`` event
+that the boot script turns into the check (it re-sends the request once passed). The page
+posts back to the request's own URL and carries a re-submittable POST's fields over as
+hidden inputs, never a sensitive one. It shows the widget the caller
 renders: this module sits below the front doors, the widget among them.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.debug import SafeExceptionReporterFilter
@@ -63,10 +67,12 @@ def client_hints(action: str | None) -> dict[str, Any]:
         app_key = app_settings.APP_KEY
     except ConfigurationError:
         app_key = ""
-    try:
-        refresh_url = reverse("captchala:server-token")
-    except NoReverseMatch:
-        refresh_url = ""
+    refresh_url = ""
+    if app_settings.SERVER_TOKENS:
+        try:
+            refresh_url = reverse("captchala:server-token")
+        except NoReverseMatch:
+            pass
     options = app_settings.WIDGET or {}
     return {
         "app_key": app_key,
@@ -98,9 +104,35 @@ def _wants_json(request: HttpRequest) -> bool:
     )
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+#: The events an htmx answer triggers (``HX-Trigger``), by the JSON answer's ``error``.
+HTMX_EVENTS = {
+    "captcha_required": "captchala:required",
+    "captcha_unavailable": "captchala:unavailable",
+    "rate_limited": "captchala:limited",
+}
+
+
+def _htmx_response(body: dict[str, Any], status: int) -> HttpResponse:
+    """An htmx request's answer: a fragment with the message, and the JSON answer as the
+    ``HX-Trigger`` event htmx fires on the element that sent the request (on any status,
+    unlike a swap). The boot script shows the check from it and re-sends the request."""
+    html = format_html('<p class="captchala-message" role="alert">{}</p>', body["detail"])
+    response = HttpResponse(html, status=status)
+    event = body | {"labels": {"close": _("Close"), "retry": _("Try again")}}
+    # ASCII JSON: a header carries no line break and no byte outside latin-1.
+    response["HX-Trigger"] = json.dumps({HTMX_EVENTS[body["error"]]: event}, ensure_ascii=True)
+    return response
+
+
 def _private(response: HttpResponse) -> HttpResponse:
-    """Challenge and retry pages are for this request only: never cached, never framed."""
+    """Challenge and retry pages are for this request only: never cached, never framed.
+    A URL answers an htmx request, a JSON client and a browser differently (``Vary``)."""
     add_never_cache_headers(response)
+    patch_vary_headers(response, ("Accept", "HX-Request"))
     response["X-Frame-Options"] = "DENY"
     return response
 
@@ -169,18 +201,17 @@ def challenge_response(
         message = _("Please complete the check to continue.")
     else:
         message = _("The check was not passed. Please try again.")
+    body = {
+        "error": "captcha_required",
+        "detail": message,
+        "token_field": app_settings.TOKEN_FIELD,
+        "token_header": TOKEN_HEADER_NAME,
+        "captcha": client_hints(action),
+    }
     if _wants_json(request):
-        response = JsonResponse(
-            {
-                "error": "captcha_required",
-                "detail": message,
-                "token_field": app_settings.TOKEN_FIELD,
-                "token_header": TOKEN_HEADER_NAME,
-                "captcha": client_hints(action),
-            },
-            status=403,
-        )
-        return _private(response)
+        return _private(JsonResponse(body, status=403))
+    if _is_htmx(request):
+        return _private(_htmx_response(body, 403))
     data = post_data(request) if request.method == "POST" else {}
     resubmit = request.method == "POST" and not request.FILES and RETURN_FIELD not in data
     context = {
@@ -216,9 +247,12 @@ def _try_later(
 ) -> HttpResponse:
     """A "try again later" answer (JSON or the retry page) with ``Retry-After``."""
     response: HttpResponse
+    body = {"error": error, "detail": message, "retry_after": retry_after}
+    body["captcha"] = client_hints(action)
     if _wants_json(request):
-        body = {"error": error, "detail": message, "retry_after": retry_after}
-        response = JsonResponse(body | {"captcha": client_hints(action)}, status=status)
+        response = JsonResponse(body, status=status)
+    elif _is_htmx(request):
+        response = _htmx_response(body, status)
     else:
         html = render_to_string(
             "captchala_django/unavailable.html", {"message": message}, request=request

@@ -22,3 +22,8 @@ class ResetForm(CaptchaLaFormMixin, PasswordResetForm):
 class TransferForm(forms.Form):
     to = forms.CharField(label="To account", max_length=34, initial="DE89 3704 0044 0532 0130 00")
     amount = forms.DecimalField(min_value=1, max_digits=9, decimal_places=2, initial=100)
+
+
+class CommentForm(CaptchaLaFormMixin, forms.Form):
+    text = forms.CharField(label="Comment", max_length=200)
+    captcha = CaptchaLaField(action="comment")

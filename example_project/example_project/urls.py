@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from captchala_django.admin_login import protect_admin_login
-from demo import views
+from demo import dynamic, views
 from demo.forms import LoginForm
 
 # The admin login is a login form like any other: it takes the check too.
@@ -37,6 +37,11 @@ urlpatterns = [
     ),
     path("transfer/", views.transfer, name="transfer"),
     path("async-transfer/", views.async_transfer, name="async-transfer"),
+    path("htmx/", dynamic.htmx_page, name="htmx"),
+    path("htmx/transfer/", dynamic.htmx_transfer, name="htmx-transfer"),
+    path("htmx/comment/", dynamic.htmx_comment, name="htmx-comment"),
+    path("spa/", dynamic.spa_page, name="spa"),
+    path("spa/transfer/", dynamic.spa_transfer, name="spa-transfer"),
     path("admin/", admin.site.urls),
     path("captchala/", include("captchala_django.urls")),
 ]
