@@ -50,6 +50,7 @@ def test_htmx_request_shows_the_check_then_goes_through_once(page, module_demo_s
     dialog.wait_for()
     assert "Please complete the check to continue." in dialog.inner_text()
     assert page.locator("#htmx-result").inner_text() == ""  # nothing swapped in
+    page.locator(f"dialog.captchala-dialog {CHECK}").wait_for()
     shot(page, "htmx-1-check")
     tick(page, "dialog.captchala-dialog")
     page.locator("#htmx-done").wait_for()
