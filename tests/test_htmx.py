@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
-from captchala_django.models import CheckpointEvent
+from captchala_django.models import Checkpoint, CheckpointEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +113,63 @@ def test_json_and_the_page_keep_their_answers(captchala_sandbox, extra, kind):
         assert response.json()["error"] == "captcha_required"
     else:
         assert "<html" in response.content.decode()
+
+
+def trail():
+    return sorted(
+        (e.kind, e.decision, e.failure_class, e.code) for e in CheckpointEvent.objects.all()
+    )
+
+
+@pytest.mark.parametrize("token", [None, "pt_made-up-" + "x" * 30], ids=["none", "made-up"])
+def test_a_forged_htmx_header_leaves_the_same_record_as_the_page(captchala_sandbox, token):
+    extra = {"HTTP_X_CAPTCHALA_TOKEN": token} if token else {}
+    plain = Client(REMOTE_ADDR=BOT).post("/transfer/", {"amount": "5"}, **extra)
+    plain_trail, plain_rows = trail(), Checkpoint.objects.count()
+    CheckpointEvent.objects.all().delete()
+    Checkpoint.objects.all().delete()
+    htmx = Client(REMOTE_ADDR=BOT).post("/transfer/", {"amount": "5"}, **extra, **HTMX)
+    assert plain.status_code == htmx.status_code == 403
+    assert trail() == plain_trail and Checkpoint.objects.count() == plain_rows
+
+
+@pytest.mark.parametrize("value", ["TRUE", "true ", "1", "true, true"])
+def test_other_hx_request_values_get_the_page(captchala_sandbox, value):
+    response = Client().post("/transfer/", {"amount": "5"}, HTTP_HX_REQUEST=value)
+    assert response.status_code == 403 and "HX-Trigger" not in response
+
+
+def test_nothing_from_the_request_is_echoed_into_the_event(captchala_sandbox):
+    base = Client().post("/transfer/", {"amount": "5"}, **HTMX)["HX-Trigger"]
+    nasty = '"}}%0d%0aSet-Cookie:%20x=1;<script>\u2028'
+    response = Client().post(
+        "/transfer/?q=" + nasty + "&captchala_token=pt_x",
+        {"amount": nasty, "action": "login"},
+        HTTP_ACCEPT_LANGUAGE='en;q=1,"}\r\n',
+        HTTP_HX_CURRENT_URL="https://evil.example/",
+        HTTP_HX_TARGET='"><img src=x>',
+        **HTMX,
+    )
+    assert response["HX-Trigger"] == base
+    assert "Set-Cookie" not in response.headers and "evil" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "raw, content_type",
+    [
+        ("{", "application/json"),
+        ('{"captchala_token": Infinity}', "application/json"),
+        ("[" * 100000, "application/json"),
+        (b"\xff", "application/json"),
+        ('{"captchala_token": {"a": 1}}', "application/json"),
+        ('{"captchala_token": [null, null]}', "application/json"),
+        ("--x\r\n", "multipart/form-data; boundary=x"),
+        ("--x\r\n", "multipart/form-data"),
+        ("a=%ff%fe&captchala_token=%00", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_bad_bodies_from_htmx_are_a_4xx_never_a_500(captchala_sandbox, raw, content_type):
+    response = Client(raise_request_exception=False).post(
+        "/transfer/", raw, content_type=content_type, **HTMX
+    )
+    assert response.status_code in (400, 403)

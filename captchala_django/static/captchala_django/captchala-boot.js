@@ -6,6 +6,10 @@
  * hidden input, captchala:success / captchala:error fire on it, and in "bind" mode its form
  * is submitted once the check is passed.
  *
+ * The page loads the provider's loader itself (the widget's tags, or {% captchala_scripts %}):
+ * nothing a response says makes this script load a script, post to another origin or send a
+ * pass token anywhere but back to this site.
+ *
  * Pages that render themselves (window.CaptchaLaDjango):
  *   var widget = CaptchaLaDjango.render(element, reply.captcha);  // a 403's JSON hints
  *   widget.token().then(function (token) { ... });                 // the next pass token
@@ -14,10 +18,10 @@
  *   CaptchaLaDjango.get(elementOrForm) // the widget of some markup, to reset it
  *   CaptchaLaDjango.scan(root)         // start the markup under root (done on DOM changes)
  *
- * htmx: a guarded view stops an htmx request with the HX-Trigger event captchala:required;
- * the check is shown in a dialog and, once passed, the request is sent again, once, with
- * the pass token in the X-CaptchaLa-Token header. A page that handles the event itself
- * calls event.preventDefault() on it.
+ * htmx: a guarded view of this site stops an htmx request with the HX-Trigger event
+ * captchala:required; the check is shown in a dialog and, once passed, the request is sent
+ * again to this site, once, with the pass token in the X-CaptchaLa-Token header. A page that
+ * handles the event itself calls event.preventDefault() on it.
  */
 (function () {
   "use strict";
@@ -26,7 +30,7 @@
   var REFRESH = ["server_token_expired", "server_token_invalid", "server_token_exhausted",
                  "token_expired", "challenge_expired", "session_expired"];
   var LOADER_WAIT = 1200;  // x 50 ms: a loader that never arrives is an error after a minute
-  var NONCE = (document.currentScript && document.currentScript.nonce) || "";
+  var TOKEN_HEADER = "X-CaptchaLa-Token";
   var widgets = [];
   var sdk = { ready: false, error: "", queue: [], started: false };
 
@@ -44,6 +48,11 @@
     var value = options[camel];
     if (value === undefined || value === null || value === "") { value = options[snake]; }
     return value === undefined || value === null || value === "" ? fallback : value;
+  }
+
+  /* Whether url is on this page's origin: where a CSRF token or a pass token may go. */
+  function sameOrigin(url) {
+    try { return new URL(url, document.baseURI).origin === window.location.origin; } catch (e) { return false; }
   }
 
   function cookie(name) {
@@ -76,8 +85,8 @@
     }
   }
 
-  /* The loader: waited for (the widget's tag is deferred), or added by a page that has only
-     this script and a 403's hints (with this script's nonce). */
+  /* The loader, waited for (its tag is deferred). Never added from a response's URL: that
+     would run a script a response chose, under this page's policy. */
   function settle(error) {
     sdk.ready = !error;
     sdk.error = error || "";
@@ -86,30 +95,20 @@
     for (var i = 0; i < queue.length; i++) { if (error) { queue[i][1](error); } else { queue[i][0](); } }
   }
 
-  function addLoader(url) {
-    for (var i = 0; i < document.scripts.length; i++) { if (document.scripts[i].src === url) { return; } }
-    var script = document.createElement("script");
-    script.src = url;
-    if (NONCE) { script.nonce = NONCE; }
-    script.onerror = function () { settle("load_error"); };
-    document.head.appendChild(script);
-  }
-
-  function waitForLoader(url, tries) {
+  function waitForLoader(tries) {
     if (typeof window.loadCaptchala === "function") {
       window.loadCaptchala(function () { settle(""); }, function (err) { settle(String(err || "load_error")); });
       return;
     }
-    if (tries === 0 && url) { addLoader(new URL(url, document.baseURI).href); }
     if (tries >= LOADER_WAIT) { settle("load_error"); return; }
-    window.setTimeout(function () { if (!sdk.ready && !sdk.error) { waitForLoader(url, tries + 1); } }, 50);
+    window.setTimeout(function () { waitForLoader(tries + 1); }, 50);
   }
 
-  function withSdk(ready, failed, loaderUrl) {
+  function withSdk(ready, failed) {
     if (sdk.ready) { ready(); return; }
     if (sdk.error) { failed(sdk.error); return; }
     sdk.queue.push([ready, failed]);
-    if (!sdk.started) { sdk.started = true; waitForLoader(loaderUrl, 0); }
+    if (!sdk.started) { sdk.started = true; waitForLoader(0); }
   }
 
   function Widget(el, options, markup) {
@@ -168,7 +167,7 @@
       fire(self.element, "captchala:error", { message: error, code: "load_error" });
       if (typeof o.onError === "function") { o.onError({ message: error, code: "load_error" }); }
       self.settleWaiters(new Error(error), 1);
-    }, pick(o, "loaderUrl", "loader_url", ""));
+    });
   };
 
   Widget.prototype.settleWaiters = function (value, index) {
@@ -189,12 +188,13 @@
     }
   };
 
-  /* A new server token from the refresh URL, then a new check (without one if none comes). */
+  /* A new server token from the refresh URL, then a new check (without one if none comes).
+     The request carries the CSRF token: it goes to this site only. */
   Widget.prototype.refresh = function () {
     var self = this;
     var url = pick(this.options, "refreshUrl", "refresh_url", "");
     var action = pick(this.options, "action", "action", "");
-    if (!url || !action) { this.start(""); return; }
+    if (!url || !action || !sameOrigin(url)) { this.start(""); return; }
     fetch(url, {
       method: "POST", credentials: "same-origin", body: new URLSearchParams({ action: action }),
       headers: { "X-CSRFToken": csrfToken(this.element, this.options.csrfToken) }
@@ -318,6 +318,7 @@
     return { box: box, slot: slot };
   }
 
+  /* The stopped request, sent again: to this site only (a pass token never leaves it). */
   function resend(config, target, headers) {
     window.htmx.ajax(config.verb || "post", config.path, {
       source: config.elt, target: target, headers: headers || {}
@@ -341,7 +342,13 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var d = event.detail || {};
     var xhr = d.xhr;
-    if (!xhr || !window.htmx) { return; }
+    var config = d.requestConfig || {};
+    // Only this site's answers, to this site's requests, are acted on: another origin's
+    // 403 must not show this site's check and collect its pass token.
+    if (!xhr || !window.htmx || !sameOrigin(xhr.responseURL || "") || !sameOrigin(config.path || "")) {
+      handledByPage = false;
+      return;
+    }
     var required = triggered(xhr, "captchala:required");
     var unavailable = triggered(xhr, "captchala:unavailable");
     var limited = triggered(xhr, "captchala:limited");
@@ -349,14 +356,13 @@
     if (!reply || handledByPage) { handledByPage = false; return; }
     d.shouldSwap = false;
     d.isError = false;
-    var config = d.requestConfig || {};
     var target = d.target;
     if (required) {
       var shown = dialog(reply, []);
       var widget = render(shown.slot, reply.captcha || {});
       widget.token().then(function (token) {
         var headers = {};
-        headers[reply.token_header || "X-CaptchaLa-Token"] = token;
+        headers[TOKEN_HEADER] = token;
         shown.box.close();
         resend(config, target, headers);
       }, function () { /* closed without a pass: nothing is sent */ });
