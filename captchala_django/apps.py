@@ -11,6 +11,12 @@ class CaptchaLaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import signals
+
+        from . import stepup
         from .checks import register_checks
 
         register_checks()
+        # Counted only once a front door uses the step-up (stepup.in_use).
+        signals.user_login_failed.connect(stepup.on_login_failed, dispatch_uid="captchala_stepup")
+        signals.user_logged_in.connect(stepup.on_logged_in, dispatch_uid="captchala_stepup")

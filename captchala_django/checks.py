@@ -52,6 +52,7 @@ class Codes:
     MAX_RISK = check_id("CAPTCHALA_MAX_RISK")
     SERVER_TOKEN_ACTIONS = check_id("CAPTCHALA_SERVER_TOKEN_ACTIONS")
     CLIENT = check_id("CAPTCHALA_CLIENT")
+    STEP_UP = check_id("CAPTCHALA_STEP_UP")
     UNMAPPED_ACTION = UNMAPPED_ACTION_CHECK_ID
     TTL_OUTLIVES_SESSION = "captchala_django.W008"
     RETRY_WINDOW_SHORT = "captchala_django.W009"
@@ -240,6 +241,33 @@ def check_widget(app_configs=None, **kwargs) -> list[CheckMessage]:
     return [Error(f"CAPTCHALA_WIDGET must be {problem}; got {value!r}.", id=Codes.WIDGET)]
 
 
+def check_step_up(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """``CAPTCHALA_STEP_UP``: thresholds (whole numbers from 1, or None) and a window."""
+    value = _get("CAPTCHALA_STEP_UP")
+    if value is UNPARSABLE:
+        return []
+    known = ("username", "address", "session", "window")
+
+    def count(v: object) -> bool:
+        return v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
+
+    if (
+        isinstance(value, dict)
+        and set(value) <= set(known)
+        and all(count(value.get(k)) for k in known[:3])
+        and count(value.get("window", 900))
+        and value.get("window", 900) is not None
+    ):
+        return []
+    return [
+        Error(
+            f"CAPTCHALA_STEP_UP must be a dict of {known}: thresholds are whole numbers from 1 "
+            f"or None, the window a whole number of seconds from 1; got {value!r}.",
+            id=Codes.STEP_UP,
+        )
+    ]
+
+
 def check_proxies(app_configs=None, **kwargs) -> list[CheckMessage]:
     value = _get("CAPTCHALA_TRUSTED_PROXIES")
     if value is UNPARSABLE:
@@ -401,6 +429,7 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_settings,
     check_scope,
     check_widget,
+    check_step_up,
     check_server_token_actions,
     check_client,
     check_lifetimes,

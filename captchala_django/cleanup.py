@@ -1,9 +1,9 @@
 """``captchala_cleanup``'s work: delete what has outlived its use, in short batches.
 
-Expired checkpoints (with their events), events older than a horizon, and
-expired ledger rows. Works while traffic writes: primary-key batches in a
-stable order, one short transaction each, and each ``DELETE`` re-checks its
-condition.
+Expired checkpoints (with their events), events older than a horizon, expired
+ledger rows and attempt counts whose window ended. Works while traffic writes:
+primary-key batches in a stable order, one short transaction each, and each
+``DELETE`` re-checks its condition.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .checkpoints import db_alias
-from .models import Checkpoint, CheckpointEvent, PassToken
+from .models import AttemptCount, Checkpoint, CheckpointEvent, PassToken
 
 
 @dataclass
@@ -27,6 +27,8 @@ class CleanupResult:
     checkpoints: int = 0
     events: int = 0
     tokens: int = 0
+    #: Attempt counts of the step-up whose window ended.
+    attempt_counts: int = 0
     batches: int = 0
     #: The longest single statement, in seconds.
     longest_statement: float = 0.0
@@ -73,6 +75,8 @@ class _Cleaner:
         self.cp_params = [adapt(now), adapt(now - older_than)]
         self.ev_cond, self.ev_params = "created_at < %s", [adapt(now - older_than)]
         self.pt_cond, self.pt_params = "expires_at < %s", [adapt(now)]
+        self.ac = AttemptCount._meta.db_table
+        self.ac_cond, self.ac_params = "window_ends < %s", [adapt(now)]
 
     def timed(self, cursor, sql: str, params: list) -> None:
         started = time.monotonic()
@@ -89,6 +93,7 @@ class _Cleaner:
                 (self.cp, self.cp_cond, self.cp_params, "checkpoints"),
                 (self.ev, ev_all, [*self.ev_params, *self.cp_params], "events"),
                 (self.pt, self.pt_cond, self.pt_params, "tokens"),
+                (self.ac, self.ac_cond, self.ac_params, "attempt_counts"),
             ):
                 self.timed(cursor, f"SELECT COUNT(*) FROM {table} WHERE {cond}", params)
                 setattr(self.result, attr, cursor.fetchone()[0])
@@ -97,6 +102,7 @@ class _Cleaner:
         self.batches(self.cp, self.cp_cond, self.cp_params, "checkpoints", then=self.drop_events)
         self.batches(self.ev, self.ev_cond, self.ev_params, "events")
         self.batches(self.pt, self.pt_cond, self.pt_params, "tokens")
+        self.batches(self.ac, self.ac_cond, self.ac_params, "attempt_counts")
 
     def batches(self, table: str, cond: str, params: list, attr: str, then=None) -> None:
         while True:

@@ -234,6 +234,12 @@ _SPECS = [
     Setting("CAPTCHALA_WRITE_STRATEGY", "str", None,
             "`None`: the best write for the database (one statement on PostgreSQL, an "
             'upsert on SQLite); `"portable"`: the ORM compare-and-set every backend supports'),
+    Setting("CAPTCHALA_STEP_UP", "json",
+            {"username": 3, "address": 10, "session": None, "window": 900},
+            "a front door with `step_up=True` asks for the check only after this many "
+            "attempts within `window` seconds by one username, client address (IPv6 by /64) "
+            "or session (`None`: not counted that way); per front door: `step_up={...}`",
+            check=ByHand("captchala_django.E016", "check_step_up")),
     Setting("CAPTCHALA_CLIENT", "str", None,
             "`None`: `CaptchaLaClient`; else the dotted path of a `CaptchaLaClient` subclass, "
             "or of a zero-argument factory returning one, that makes every check, server "

@@ -9,8 +9,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from . import stepup
 from .codes import Code
 from .conf import app_settings
 from .exceptions import RequestRequired
@@ -20,8 +22,6 @@ from .tokens import MULTIPLE_TOKENS, RECEIPT_USE_ATTRIBUTE, STAFF_RECEIPT, is_re
 from .widgets import CaptchaLaWidget
 
 if TYPE_CHECKING:
-    from django.utils.safestring import SafeString
-
     from .checkpoints import Outcome
 
 logger = logging.getLogger("captchala_django.fields")
@@ -66,6 +66,8 @@ class _CaptchaLaBoundField(BoundField):
                     f"to check it with: {NO_REQUEST_HELP}."
                 )
             rendered.request = request
+            if not self.field.shows_check(self.form, request):
+                return SafeString("")
         return super().as_widget(widget, attrs, only_initial)
 
 
@@ -107,6 +109,8 @@ class CaptchaLaField(forms.Field):
         theme: str | dict[str, Any] | None = None,
         max_risk: int | None = None,
         skip_for_staff: bool | None = None,
+        step_up: stepup.StepUp | dict[str, Any] | bool | None = None,
+        username_field: str = "username",
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("label", "")
@@ -120,6 +124,13 @@ class CaptchaLaField(forms.Field):
         self.max_risk = max_risk
         #: Whether CAPTCHALA_SKIP_FOR_STAFF may apply: None is "yes, but on a login form".
         self.skip_for_staff = skip_for_staff
+        #: ``step_up``: the check only after failed attempts (:mod:`captchala_django.stepup`),
+        #: resolved when used, so that a changed setting applies; the username is the
+        #: posted ``username_field``.
+        self.step_up = step_up
+        self.username_field = username_field
+        if step_up:
+            stepup.in_use = True
         self.widget.action = action
         self._form: forms.BaseForm | None = None
         self._name: str | None = None
@@ -137,6 +148,15 @@ class CaptchaLaField(forms.Field):
         request = _request_of(form)
         if is_receipt(value):
             return self._receipt(form, request, value)
+        policy = stepup.StepUp.of(self.step_up)
+        if policy is not None and request is not None:
+            # Counted before the form's clean() checks a password: parallel guesses are
+            # bounded by the count, not by who reads it first.
+            attempt = stepup.count_attempt(request, self._posted_username(form), policy)
+            if form is not None:
+                form.captchala_step_up = attempt  # type: ignore[attr-defined]
+            if not attempt.needed:
+                return ""  # below the threshold: no check, and a posted token stays unspent
         if value is MULTIPLE_TOKENS:
             self._failed(form)
             raise ValidationError(self.error_messages["invalid"], code="invalid")
@@ -166,6 +186,24 @@ class CaptchaLaField(forms.Field):
         if outcome.retry_later:
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+    def _posted_username(self, form: forms.BaseForm | None) -> str | None:
+        if form is None:
+            return None
+        value = form.data.get(form.add_prefix(self.username_field))
+        return value if isinstance(value, str) else None
+
+    def shows_check(self, form: forms.BaseForm, request: HttpRequest | None) -> bool:
+        """Whether the widget is shown: always, unless ``step_up`` is on and neither this
+        submission's attempt nor this client's count asks for the check yet."""
+        policy = stepup.StepUp.of(self.step_up)
+        if policy is None or request is None:
+            return True
+        attempt: stepup.Attempt | None = getattr(form, "captchala_step_up", None)
+        if attempt is not None:
+            return attempt.needed or attempt.next_needed
+        username = self._posted_username(form) if form.is_bound else None
+        return stepup.check_needed(request, username, policy)
 
     def _receipt(self, form: forms.BaseForm | None, request: HttpRequest | None, value: str) -> str:
         """A step validated again from its stored data, by the check it passed (see

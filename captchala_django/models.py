@@ -169,3 +169,30 @@ class PassToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token_digest[:12]}… {self.state}"
+
+
+class CountedBy(models.TextChoices):
+    USERNAME = "username", _("username")
+    ADDRESS = "address", _("address")
+    SESSION = "session", _("session")
+
+
+class AttemptCount(models.Model):
+    """Recent attempts of one username, client address (IPv6 by /64) or session, within a
+    window, by a keyed hash of it (never in clear): past a threshold a front door with
+    ``step_up`` asks for the check (:mod:`captchala_django.stepup`)."""
+
+    kind = models.CharField(_("counted by"), max_length=8, choices=CountedBy.choices)
+    key_digest = models.CharField(_("key (keyed hash)"), max_length=64)
+    count = models.PositiveIntegerField(_("attempts"), default=0)
+    window_ends = models.DateTimeField(_("window ends"), db_index=True)
+
+    class Meta:
+        verbose_name = _("attempt count")
+        verbose_name_plural = _("attempt counts")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key_digest"], name="captchala_attempts_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key_digest[:12]}… {self.count}"

@@ -30,8 +30,10 @@ def serve_demo(tmp_path, *, skip_checks: bool = False, **settings):
         DATABASE_URL=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         DEMO_PORT=str(port),
         PYTHONUNBUFFERED="1",
-        **settings,
+        # The browser tests drive the check on every login; test_step_up.py turns it back on.
+        DEMO_STEP_UP="0",
     )
+    env.update(settings)
     cwd = ROOT / "example_project"
     manage = [sys.executable, "manage.py"]
     skip = ["--skip-checks"] if skip_checks else []

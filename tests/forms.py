@@ -29,3 +29,9 @@ class ContactForm(CaptchaLaFormMixin, forms.Form):
     def clean(self):
         self.clean_ran = True
         return super().clean()
+
+
+class StepUpLoginForm(AuthenticationForm):
+    """The check only after failed attempts (CAPTCHALA_STEP_UP)."""
+
+    captcha = CaptchaLaField(action="login", step_up=True)

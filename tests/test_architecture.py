@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.cleanup",
         "captchala_django.server_tokens",
         "captchala_django.challenge",
+        "captchala_django.stepup",
     ),
     # Front doors and the site's wiring.
     (

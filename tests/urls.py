@@ -3,7 +3,7 @@ from django.contrib.auth.views import LoginView, PasswordResetConfirmView
 from django.urls import include, path
 
 from tests import formset_views, views
-from tests.forms import LoginForm, ResetForm
+from tests.forms import LoginForm, ResetForm, StepUpLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("captchala/", include("captchala_django.urls")),
     path("atomic/verify/", views.verify_then_maybe_fail, name="atomic-verify"),
     path("login/", LoginView.as_view(form_class=LoginForm), name="login"),
+    path("login-step-up/", LoginView.as_view(form_class=StepUpLoginForm), name="login-step-up"),
     path("signup/", views.signup, name="signup"),
     path("reset/", views.ResetView.as_view(form_class=ResetForm), name="reset"),
     path(

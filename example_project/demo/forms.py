@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, UserCreationForm
 
 from captchala_django.fields import CaptchaLaField
@@ -6,9 +7,11 @@ from captchala_django.forms import CaptchaLaFormMixin
 
 
 class LoginForm(AuthenticationForm):
-    """LoginView passes the request: adding the field is all it takes."""
+    """LoginView passes the request: adding the field is all it takes. ``step_up=True``
+    asks for the check only after failed attempts (CAPTCHALA_STEP_UP: 3 per username,
+    10 per address, in 15 minutes); DEMO_STEP_UP=0 asks on every login."""
 
-    captcha = CaptchaLaField(action="login")
+    captcha = CaptchaLaField(action="login", step_up=settings.DEMO_STEP_UP)
 
 
 class SignupForm(CaptchaLaFormMixin, UserCreationForm):

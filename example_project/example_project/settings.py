@@ -133,6 +133,9 @@ CAPTCHALA_LOADER_URL = env.str(
     if CAPTCHALA_SANDBOX
     else "https://cdn.captcha-cdn.net/captchala-loader.js",
 )
+# The login form asks for the check only after failed attempts (its step_up); 0: on every login.
+DEMO_STEP_UP = env.bool("DEMO_STEP_UP", default=True)
+
 # "transfer" is this site's name; the provider issues server tokens for its own list.
 CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
 

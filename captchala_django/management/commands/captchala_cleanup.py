@@ -38,6 +38,7 @@ class Command(BaseCommand):
         verb = "would delete" if dry_run else "deleted"
         self.stdout.write(
             f"{verb} {result.checkpoints} checkpoints, {result.events} events, "
-            f"{result.tokens} ledger rows in {result.batches} batches "
+            f"{result.tokens} ledger rows, {result.attempt_counts} attempt counts in "
+            f"{result.batches} batches "
             f"(longest statement {result.longest_statement * 1000:.0f} ms)"
         )

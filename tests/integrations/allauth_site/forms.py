@@ -15,3 +15,9 @@ class SignupForm(forms.SignupForm):
 
 class ResetPasswordForm(forms.ResetPasswordForm):
     captcha = CaptchaLaField(action="lost_password")
+
+
+class StepUpLoginForm(forms.LoginForm):
+    """The check only after failed attempts; allauth names its username field ``login``."""
+
+    captcha = CaptchaLaField(action="login", step_up=True, username_field="login")

@@ -1,0 +1,187 @@
+"""Ask only when it matters: the check after failed attempts, instead of on every login.
+
+A front door with ``step_up`` asks for the check only once the username posted, the
+client's address (an IPv6 address by its /64) or the session has made ``threshold``
+attempts within the window (``CAPTCHALA_STEP_UP``; defaults: 3 per username, 10 per
+address, in 15 minutes). Below it the form shows no widget and needs no token.
+
+Each attempt is counted *before* the password is checked, by one atomic statement that
+returns the new count, so that parallel guesses are bounded: of any number sent at once,
+at most ``threshold`` run without a solved check. A login that succeeds gives its attempt
+back (its username's count is cleared, its address's and session's lowered by one);
+a solved check does not, so past the threshold each solve buys one attempt. Failed logins
+through other doors (Django's ``user_login_failed``) are counted too, once a front door
+uses the step-up. Usernames, addresses and sessions are stored as keyed hashes.
+
+Other views: :func:`count_attempt` before the sensitive work (its ``needed`` says whether
+this attempt needs the check), :func:`succeeded` after it went well.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from .checkpoints import counters
+from .conf import app_settings
+from .ip import address_block, get_client_ip
+from .models import CountedBy
+
+logger = logging.getLogger("captchala_django.stepup")
+
+#: Where the attempt a request counted is kept (so that it is counted once, and given back).
+ATTEMPT_ATTRIBUTE = "_captchala_attempt"
+
+
+@dataclass(frozen=True)
+class StepUp:
+    """Thresholds (``None``: not counted that way) and the window, in seconds."""
+
+    username: int | None = 3
+    address: int | None = 10
+    session: int | None = None
+    window: int = 900
+
+    @classmethod
+    def of(cls, value: StepUp | dict[str, Any] | bool | None) -> StepUp | None:
+        """A front door's ``step_up``: ``True`` is ``CAPTCHALA_STEP_UP``, a dict overrides
+        some of its keys, ``None``/``False`` is off."""
+        if value is None or value is False:
+            return None
+        if isinstance(value, StepUp):
+            return value
+        base = cls(**(app_settings.STEP_UP or {}))
+        return replace(base, **value) if isinstance(value, dict) else base
+
+
+#: Whether a front door uses the step-up in this process: only then do failed logins
+#: through other doors cost a write.
+in_use = False
+
+
+@dataclass
+class Attempt:
+    """One counted attempt: its keys (kind, digest, threshold) and their counts."""
+
+    keys: list[tuple[str, str, int]]
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: The database could not count it: the check is asked for (never ridden).
+    unknown: bool = False
+
+    @property
+    def needed(self) -> bool:
+        """This attempt needs a solved check: a count went past its threshold."""
+        return self.unknown or any(self.counts[(k, d)] > n for k, d, n in self.keys)
+
+    @property
+    def next_needed(self) -> bool:
+        """The next attempt will need it (the form shows the widget again)."""
+        return self.unknown or any(self.counts[(k, d)] >= n for k, d, n in self.keys)
+
+
+def normal_username(username: str) -> str:
+    """One spelling per account whatever a login form folds: NFKC, case-folded, trimmed."""
+    return unicodedata.normalize("NFKC", username).casefold().strip()
+
+
+def _digest(kind: str, value: str) -> str:
+    return salted_hmac(f"captchala_django.stepup.{kind}", value, algorithm="sha256").hexdigest()
+
+
+def _keys(request: HttpRequest, username: str | None, policy: StepUp) -> list[tuple[str, str, int]]:
+    keys = []
+    if policy.username and username and normal_username(username):
+        name = normal_username(username)
+        keys.append((CountedBy.USERNAME.value, _digest("username", name), policy.username))
+    if policy.address:
+        block = address_block(get_client_ip(request))
+        keys.append((CountedBy.ADDRESS.value, _digest("address", block), policy.address))
+    session = getattr(request, "session", None)
+    if policy.session and session is not None and session.session_key:
+        digest = _digest("session", session.session_key)
+        keys.append((CountedBy.SESSION.value, digest, policy.session))
+    return keys
+
+
+def count_attempt(
+    request: HttpRequest, username: str | None = None, policy: StepUp | None = None
+) -> Attempt:
+    """Count one attempt of ``request`` (for ``username``), once per request, before the
+    password or other secret is checked; ``needed`` says whether it needs the check."""
+    kept: Attempt | None = getattr(request, ATTEMPT_ATTRIBUTE, None)
+    if kept is not None:
+        return kept
+    policy = policy or StepUp.of(True)
+    assert policy is not None
+    attempt = Attempt(keys=_keys(request, username, policy))
+    now = timezone.now()
+    ends = now + timedelta(seconds=policy.window)
+    try:
+        for kind, digest, _ in attempt.keys:
+            attempt.counts[(kind, digest)] = counters.add(kind, digest, now, ends)
+    except DatabaseError as exc:
+        # Counted or not, this attempt cannot be let through unchecked: a bot must not
+        # ride an outage of the counts.
+        logger.warning("step-up: attempts could not be counted, asking for the check: %s", exc)
+        attempt.unknown = True
+    # Kept on the request, as its client address is; HttpRequest declares no such field.
+    setattr(request, ATTEMPT_ATTRIBUTE, attempt)
+    return attempt
+
+
+def check_needed(
+    request: HttpRequest, username: str | None = None, policy: StepUp | None = None
+) -> bool:
+    """Whether the next attempt of this client (for ``username``) will need the check,
+    read without counting (a page deciding whether to show the widget)."""
+    policy = policy or StepUp.of(True)
+    assert policy is not None
+    keys = _keys(request, username, policy)
+    try:
+        counts = counters.current([(k, d) for k, d, _ in keys], timezone.now())
+    except DatabaseError as exc:
+        logger.warning("step-up: attempts could not be read, asking for the check: %s", exc)
+        return True
+    return any(counts[(k, d)] >= n for k, d, n in keys)
+
+
+def succeeded(request: HttpRequest, username: str | None = None) -> None:
+    """The attempt went well (a login succeeded): ``username``'s count is cleared, and the
+    attempt this request counted is given back to its address and session."""
+    attempt: Attempt | None = getattr(request, ATTEMPT_ATTRIBUTE, None)
+    now = timezone.now()
+    try:
+        if username and normal_username(username):
+            counters.clear(CountedBy.USERNAME.value, _digest("username", normal_username(username)))
+        for kind, digest, _ in attempt.keys if attempt is not None else ():
+            if kind == CountedBy.USERNAME.value:
+                counters.clear(kind, digest)
+            else:
+                counters.give_back(kind, digest, now)
+    except DatabaseError as exc:
+        logger.warning("step-up: a successful attempt could not be given back: %s", exc)
+
+
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
+) -> None:
+    """``user_login_failed``: a failure through a door that did not count its attempt."""
+    if not in_use or request is None or getattr(request, ATTEMPT_ATTRIBUTE, None) is not None:
+        return
+    username = credentials.get("username") or credentials.get("login") or credentials.get("email")
+    count_attempt(request, username if isinstance(username, str) else None)
+
+
+def on_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
+    """``user_logged_in``: the attempt went well."""
+    if not in_use or request is None or user is None:
+        return
+    succeeded(request, user.get_username())

@@ -1,0 +1,175 @@
+"""The check only after failed attempts (``step_up``), tried as a bot would first: guesses
+spread over addresses, over usernames, a solve then guesses, parallel guesses, a made-up
+session per request, an outage of the counts."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_login_failed
+from django.db import OperationalError, connection
+from django.test import Client
+from django.utils import timezone
+
+from captchala_django import stepup
+from captchala_django.cleanup import cleanup
+from captchala_django.models import AttemptCount
+from tests.helpers import make_request, run_threads
+
+pytestmark = pytest.mark.django_db
+URL = "/login-step-up/"
+PASSWORD = "right-horse-battery"
+INVALID = "Please enter a correct username and password"
+REQUIRED = "Please complete the check."
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def password_checks():
+    """How many times a password was checked and found wrong (Django's own signal)."""
+    seen = []
+
+    def failed(sender, credentials, **kwargs):
+        seen.append(credentials.get("username"))
+
+    user_login_failed.connect(failed)
+    yield seen
+    user_login_failed.disconnect(failed)
+
+
+def guess(address="203.0.113.7", username="alice", password="wrong", token=None, client=None):
+    data = {"username": username, "password": password}
+    if token:
+        data["captchala_token"] = token
+    return (client or Client(REMOTE_ADDR=address)).post(URL, data, REMOTE_ADDR=address)
+
+
+def shown(response) -> bool:
+    return "data-captchala" in response.content.decode()
+
+
+def test_below_the_threshold_no_widget_and_no_token(captchala_sandbox, alice, password_checks):
+    page = Client().get(URL)
+    assert page.status_code == 200 and not shown(page)
+    for n in (1, 2, 3):
+        answer = guess()
+        assert INVALID in answer.content.decode()
+        assert len(password_checks) == n
+    assert shown(answer)  # the third failure: the next attempt will need the check
+    refused = guess()
+    assert REQUIRED in refused.content.decode() and INVALID not in refused.content.decode()
+    assert len(password_checks) == 3  # refused before any password is checked
+    assert shown(refused) and captchala_sandbox.count("validate") == 0
+
+
+def test_each_solve_buys_exactly_one_password_check(captchala_sandbox, alice, password_checks):
+    for _ in range(3):
+        guess()
+    token = captchala_sandbox.mint_pass_token("login")
+    assert INVALID in guess(token=token).content.decode()
+    assert len(password_checks) == 4
+    again = guess(token=token)  # the same solve again: a replay, no password check
+    assert INVALID not in again.content.decode() and len(password_checks) == 4
+    assert REQUIRED in guess().content.decode() and len(password_checks) == 4
+    fresh = captchala_sandbox.mint_pass_token("login")
+    assert INVALID in guess(token=fresh).content.decode() and len(password_checks) == 5
+
+
+def test_the_right_password_with_a_solve_logs_in_and_clears_the_username(captchala_sandbox, alice):
+    for _ in range(3):
+        guess()
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    token = captchala_sandbox.mint_pass_token("login")
+    answer = guess(password=PASSWORD, token=token, client=client)
+    assert answer.status_code == 302 and "_auth_user_id" in client.session
+    assert not AttemptCount.objects.filter(kind="username").exists()
+    # The address keeps its three failures, not the successful attempt.
+    assert AttemptCount.objects.get(kind="address").count == 3
+
+
+def test_guesses_spread_over_many_addresses_trip_the_username(captchala_sandbox, alice):
+    answers = [guess(address=f"198.51.100.{i}") for i in range(1, 8)]
+    refused = [REQUIRED in a.content.decode() for a in answers]
+    assert refused == [False] * 3 + [True] * 4
+
+
+def test_guesses_over_many_usernames_from_one_address_trip_the_address(captchala_sandbox):
+    answers = [guess(username=f"user{i}") for i in range(14)]
+    refused = [REQUIRED in a.content.decode() for a in answers]
+    assert refused == [False] * 10 + [True] * 4
+
+
+def test_an_ipv6_client_is_counted_by_its_64(captchala_sandbox):
+    answers = [guess(address=f"2001:db8:1:2::{i:x}", username=f"u{i}") for i in range(1, 13)]
+    assert [REQUIRED in a.content.decode() for a in answers] == [False] * 10 + [True] * 2
+
+
+def test_a_made_up_session_per_request_is_counted_by_address(captchala_sandbox, settings):
+    settings.CAPTCHALA_STEP_UP = {"username": None, "address": 2, "session": 1}
+    answers = [guess(username=f"u{i}", client=Client()) for i in range(4)]  # no cookie kept
+    assert [REQUIRED in a.content.decode() for a in answers] == [False, False, True, True]
+
+
+def test_usernames_are_stored_as_keyed_hashes(captchala_sandbox):
+    guess(username="Victim.Name@example.com")
+    keys = list(AttemptCount.objects.values_list("key_digest", flat=True))
+    assert len(keys) == 2 and all(len(k) == 64 for k in keys)
+    assert not any("victim" in k.lower() or "203.0.113" in k for k in keys)
+
+
+def test_case_and_width_variants_share_one_count(captchala_sandbox, alice):
+    for name in ("alice", "ALICE", "\uff41lice"):  # fullwidth a, folded by NFKC
+        guess(username=name)
+    assert AttemptCount.objects.get(kind="username").count == 3
+
+
+def test_failures_through_another_door_count_for_the_username(captchala_sandbox, alice):
+    for _ in range(3):
+        authenticate(make_request(path="/api/token/"), username="alice", password="wrong")
+    assert REQUIRED in guess(address="192.0.2.50").content.decode()
+
+
+def test_counts_that_cannot_be_written_ask_for_the_check(captchala_sandbox, alice, password_checks):
+    def refuse(execute, sql, params, many, context):
+        if "attemptcount" in sql.lower():
+            raise OperationalError("injected: the counts' table is unreachable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse):
+        answer = guess()
+        page = Client().get(URL)
+    assert REQUIRED in answer.content.decode() and password_checks == []
+    assert shown(page)
+
+
+def test_a_window_that_ended_starts_a_new_count_and_cleanup_removes_it(captchala_sandbox):
+    for _ in range(3):
+        guess()
+    AttemptCount.objects.update(window_ends=timezone.now() - timedelta(seconds=1))
+    assert REQUIRED not in guess().content.decode()
+    assert AttemptCount.objects.get(kind="username").count == 1
+    AttemptCount.objects.update(window_ends=timezone.now() - timedelta(seconds=1))
+    cleanup()
+    assert not AttemptCount.objects.exists()
+
+
+def test_the_setting_and_a_field_override(captchala_sandbox, settings):
+    settings.CAPTCHALA_STEP_UP = {"username": 1, "address": None}
+    assert stepup.StepUp.of(True) == stepup.StepUp(username=1, address=None)
+    assert stepup.StepUp.of({"window": 60}).window == 60
+    assert stepup.StepUp.of(None) is None and stepup.StepUp.of(False) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_50_parallel_guesses_run_at_most_3_password_checks(captchala_sandbox, alice):
+    answers, errors = run_threads(50, lambda i: guess(address=f"198.51.100.{i + 1}"))
+    assert errors == []
+    texts = [a.content.decode() for a in answers]
+    assert sum(INVALID in t for t in texts) <= 3
+    assert sum(REQUIRED in t for t in texts) >= 47
+    row = AttemptCount.objects.get(kind="username")
+    assert row.count == 50  # one row, every attempt counted: nothing lost
