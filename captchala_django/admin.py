@@ -21,9 +21,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from . import checkpoints
+from . import checkpoints, stepup
 from .checkpoints import rows
-from .models import Checkpoint, CheckpointEvent
+from .models import AttemptCount, Checkpoint, CheckpointEvent
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import BaseModelAdmin
@@ -353,3 +353,38 @@ class CheckpointEventAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AttemptCount)
+class AttemptCountAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """The step-up's counts. The table keeps no name: the search box takes a username, an
+    address or a session key and looks up its keyed hash. Clearing a count lets its
+    username, address or session in without the check until it fails again."""
+
+    list_display = ("kind", "key", "count", "window_ends", "needs_check")
+    list_filter = ("kind",)
+    search_fields = ("key_digest",)
+    search_help_text = _("A username, a client address or a session key.")
+    actions = ["clear_selected"]
+    ordering = ("-count",)
+
+    @admin.display(description=_("key (keyed hash)"))
+    def key(self, obj: AttemptCount) -> str:
+        return short_digest(obj.key_digest)
+
+    @admin.display(description=_("needs the check"), boolean=True)
+    def needs_check(self, obj: AttemptCount) -> bool:
+        policy = stepup.StepUp.of(True)
+        threshold = getattr(policy, obj.kind, None) if policy is not None else None
+        return bool(threshold and obj.window_ends > timezone.now() and obj.count >= threshold)
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(key_digest__in=stepup.digests_of(search_term)), False
+
+    @admin.action(description=_("Clear selected counts"), permissions=["change"])
+    def clear_selected(self, request, queryset):
+        done, _by_model = queryset.delete()
+        message = ngettext("%d count cleared.", "%d counts cleared.", done) % done
+        self.message_user(request, message, messages.SUCCESS)

@@ -31,8 +31,9 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from .checkpoints import counters
+from .checkpoints.attempt import STEP_UP_NOTE
 from .conf import app_settings
-from .ip import address_block, get_client_ip
+from .ip import address_block, get_client_ip, parse_ip
 from .models import CountedBy
 
 logger = logging.getLogger("captchala_django.stepup")
@@ -80,6 +81,15 @@ class Attempt:
     def needed(self) -> bool:
         """This attempt needs a solved check: a count went past its threshold."""
         return self.unknown or any(self.counts[(k, d)] > n for k, d, n in self.keys)
+
+    def why(self) -> str:
+        """What asked for the check, for its record: ``step-up: username 4 > 3``."""
+        if self.unknown:
+            return "step-up: counts unavailable"
+        over = [
+            f"{k} {self.counts[(k, d)]} > {n}" for k, d, n in self.keys if self.counts[(k, d)] > n
+        ]
+        return "step-up: " + ", ".join(over) if over else ""
 
     @property
     def next_needed(self) -> bool:
@@ -134,6 +144,8 @@ def count_attempt(
         attempt.unknown = True
     # Kept on the request, as its client address is; HttpRequest declares no such field.
     setattr(request, ATTEMPT_ATTRIBUTE, attempt)
+    if attempt.needed:
+        setattr(request, STEP_UP_NOTE, attempt.why())  # on the check's record
     return attempt
 
 
@@ -185,3 +197,13 @@ def on_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: A
     if not in_use or request is None or user is None:
         return
     succeeded(request, user.get_username())
+
+
+def digests_of(term: str) -> list[str]:
+    """The keyed hashes a username, an address or a session key is stored under (the
+    admin's search: the table keeps no name to search)."""
+    term = term.strip()
+    found = [_digest("username", normal_username(term)), _digest("session", term)]
+    if parse_ip(term) is not None:
+        found.append(_digest("address", address_block(term)))
+    return found

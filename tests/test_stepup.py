@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from captchala_django import stepup
 from captchala_django.cleanup import cleanup
-from captchala_django.models import AttemptCount
+from captchala_django.models import AttemptCount, CheckpointEvent
 from tests.helpers import make_request, run_threads
 
 pytestmark = pytest.mark.django_db
@@ -173,3 +173,36 @@ def test_50_parallel_guesses_run_at_most_3_password_checks(captchala_sandbox, al
     assert sum(REQUIRED in t for t in texts) >= 47
     row = AttemptCount.objects.get(kind="username")
     assert row.count == 50  # one row, every attempt counted: nothing lost
+
+
+def test_a_check_the_step_up_asked_for_says_so_on_its_record(captchala_sandbox, alice):
+    for _ in range(3):
+        guess()
+    guess(token=captchala_sandbox.mint_pass_token("login"))
+    check = CheckpointEvent.objects.get(kind="check")
+    assert "step-up: username 4 > 3" in check.detail and check.detail.startswith("pt_")
+
+
+def test_the_dashboard_counts_who_needs_the_check_and_how_often_it_fired(captchala_sandbox):
+    from captchala_django.insights.dashboard import dashboard_data
+
+    for i in range(4):
+        guess(username="bob", address=f"198.51.100.{i + 1}")
+    guess(username="bob", token=captchala_sandbox.mint_pass_token("login"))
+    board = dashboard_data()
+    assert board.step_up["needing"]["username"] == 1
+    assert board.step_up["needing"]["address"] == 0
+    assert board.step_up["fired"] == 1
+
+
+def test_the_admin_finds_a_count_by_username_and_clears_it(captchala_sandbox, admin_client):
+    for _ in range(3):
+        guess(username="Carol")
+    url = "/admin/captchala_django/attemptcount/"
+    found = admin_client.get(url, {"q": "carol"})
+    assert found.status_code == 200 and "1 attempt count" in found.content.decode()
+    assert admin_client.get(url, {"q": "mallory"}).context["cl"].result_count == 0
+    ids = list(AttemptCount.objects.filter(kind="username").values_list("id", flat=True))
+    admin_client.post(url, {"action": "clear_selected", "_selected_action": ids})
+    assert not AttemptCount.objects.filter(kind="username").exists()
+    assert REQUIRED not in guess(username="carol").content.decode()

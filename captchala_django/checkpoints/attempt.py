@@ -27,6 +27,10 @@ def token_digest(pass_token: str) -> str:
     return hmac.new(key, pass_token.encode(), hashlib.sha256).hexdigest()
 
 
+#: A request attribute the step-up sets when it asked for this check (why, for the record).
+STEP_UP_NOTE = "_captchala_step_up_note"
+
+
 def db_alias() -> str:
     """The database every trust decision reads from and writes to (never a replica)."""
     return router.db_for_write(Checkpoint)

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import Checkpoint, CheckpointEvent, ClaimState, EventKind, PassToken, Status
-from .attempt import Attempt
+from .attempt import STEP_UP_NOTE, Attempt
 from .outcome import Outcome
 
 #: The checkpoint columns a write inserts (an update sets them by the rules in ``rules``).
@@ -199,6 +199,9 @@ def record(att: Attempt, outcome: Outcome, kind: str = EventKind.CHECK) -> dict[
         "request_id": att.request_id,
     }
     values.update(att.trail)
+    why = getattr(att.request, STEP_UP_NOTE, "") if att.request is not None else ""
+    if why:  # the step-up asked for this check: said on its record
+        values["detail"] = " · ".join(filter(None, [values["detail"], why]))[:200]
     return values
 
 

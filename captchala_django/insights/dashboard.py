@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..checkpoints import db_alias
 from ..models import FailureClass
+from ..stepup import StepUp
 from . import queries
 from .queries import DECISIONS
 from .verdict import Verdict, gather, judge
@@ -32,7 +33,7 @@ TOP = 8
 #: The provider reply-time percentiles shown.
 PERCENTILES = {"p50": 0.5, "p95": 0.95}
 #: The queries :func:`dashboard_data` makes (whatever the row count).
-QUERIES = 11
+QUERIES = 13
 
 
 @dataclass
@@ -50,6 +51,9 @@ class Dashboard:
     #: ``{"count", "p50", "p95"}`` of the provider's reply times (ms).
     latency: dict[str, Any]
     verdict: Verdict
+    #: The step-up: ``{"needing": {kind: n}, "fired": n}`` (usernames, addresses and
+    #: sessions that need the check now; checks it asked for in the window).
+    step_up: dict[str, Any] = field(default_factory=dict)
     charts: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,9 +82,21 @@ def dashboard_data(now: datetime | None = None) -> Dashboard:
         ],
         latency=latency(db, start),
         verdict=judge(evidence),
+        step_up=step_up(db, now, start),
     )
     board.charts = charts(board)
     return board
+
+
+def step_up(db: str, now: datetime, start: datetime) -> dict[str, Any]:
+    """Who needs the check now, by the site's thresholds, and how often it was asked for."""
+    policy = StepUp.of(True)
+    assert policy is not None
+    thresholds = {"username": policy.username, "address": policy.address, "session": policy.session}
+    return {
+        "needing": queries.needing_a_check(db, now, thresholds),
+        "fired": queries.stepped_up(db, start),
+    }
 
 
 def hourly(db: str, now: datetime) -> list[dict[str, Any]]:

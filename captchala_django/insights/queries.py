@@ -44,7 +44,7 @@ from django.db.models.functions import Cast, RowNumber, TruncDate, TruncHour
 
 from ..checkpoints.rows import MISMATCH_DETAIL
 from ..codes import Code
-from ..models import DECISION_KINDS, Checkpoint, CheckpointEvent, EventKind, Status
+from ..models import DECISION_KINDS, AttemptCount, Checkpoint, CheckpointEvent, EventKind, Status
 from ..scopes import Scope
 
 #: What ``captchala_report --by`` accepts.
@@ -381,3 +381,32 @@ def _ranked_percentiles(
         high = values.get(lower + 1, low)
         result[name] = low + (position - lower) * (high - low)
     return result
+
+
+# ------------------------------------------------------------------------------ step-up
+
+#: What the step-up writes on the record of a check it asked for (see ``stepup``).
+STEP_UP_DETAIL = "step-up: "
+
+
+def needing_a_check(db: str, now: datetime, thresholds: Mapping[str, int | None]) -> dict[str, int]:
+    """How many usernames, addresses and sessions (by kind) need the check now: their live
+    count is at their threshold. One query."""
+    counts = {
+        kind: Count("id", filter=Q(kind=kind, count__gte=threshold))
+        for kind, threshold in thresholds.items()
+        if threshold
+    }
+    if not counts:
+        return {}
+    rows = AttemptCount.objects.using(db).filter(window_ends__gt=now)
+    return {kind: int(n or 0) for kind, n in rows.aggregate(**counts).items()}
+
+
+def stepped_up(db: str, start: datetime) -> int:
+    """The checks the step-up asked for since ``start``."""
+    return (
+        CheckpointEvent.objects.using(db)
+        .filter(kind=EventKind.CHECK, created_at__gte=start, detail__contains=STEP_UP_DETAIL)
+        .count()
+    )
