@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
 
 from .checkpoints import counters
 from .checkpoints.attempt import STEP_UP_NOTE
@@ -44,12 +46,22 @@ ATTEMPT_ATTRIBUTE = "_captchala_attempt"
 
 @dataclass(frozen=True)
 class StepUp:
-    """Thresholds (``None``: not counted that way) and the window, in seconds."""
+    """Thresholds (``None``: not counted that way) and the window, in seconds. ``also``:
+    a ``callable(request, username) -> bool`` (or its dotted path) that asks for the check
+    too, such as django-axes' failure limit (:mod:`captchala_django.contrib.axes`)."""
 
     username: int | None = 3
     address: int | None = 10
     session: int | None = None
     window: int = 900
+    also: Callable[[HttpRequest, str | None], bool] | str | None = None
+
+    def asks(self, request: HttpRequest, username: str | None) -> bool:
+        """Whether ``also`` asks for the check."""
+        if self.also is None:
+            return False
+        also = import_string(self.also) if isinstance(self.also, str) else self.also
+        return bool(also(request, username))
 
     @classmethod
     def of(cls, value: StepUp | dict[str, Any] | bool | None) -> StepUp | None:
@@ -76,16 +88,20 @@ class Attempt:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     #: The database could not count it: the check is asked for (never ridden).
     unknown: bool = False
+    #: The policy's ``also`` asked for the check.
+    asked: bool = False
 
     @property
     def needed(self) -> bool:
         """This attempt needs a solved check: a count went past its threshold."""
-        return self.unknown or any(self.counts[(k, d)] > n for k, d, n in self.keys)
+        return self.unknown or self.asked or any(self.counts[(k, d)] > n for k, d, n in self.keys)
 
     def why(self) -> str:
         """What asked for the check, for its record: ``step-up: username 4 > 3``."""
         if self.unknown:
             return "step-up: counts unavailable"
+        if self.asked:
+            return "step-up: also asked"
         over = [
             f"{k} {self.counts[(k, d)]} > {n}" for k, d, n in self.keys if self.counts[(k, d)] > n
         ]
@@ -94,7 +110,7 @@ class Attempt:
     @property
     def next_needed(self) -> bool:
         """The next attempt will need it (the form shows the widget again)."""
-        return self.unknown or any(self.counts[(k, d)] >= n for k, d, n in self.keys)
+        return self.unknown or self.asked or any(self.counts[(k, d)] >= n for k, d, n in self.keys)
 
 
 def normal_username(username: str) -> str:
@@ -137,6 +153,7 @@ def count_attempt(
     try:
         for kind, digest, _ in attempt.keys:
             attempt.counts[(kind, digest)] = counters.add(kind, digest, now, ends)
+        attempt.asked = policy.asks(request, username)
     except DatabaseError as exc:
         # Counted or not, this attempt cannot be let through unchecked: a bot must not
         # ride an outage of the counts.
@@ -159,10 +176,11 @@ def check_needed(
     keys = _keys(request, username, policy)
     try:
         counts = counters.current([(k, d) for k, d, _ in keys], timezone.now())
+        asked = policy.asks(request, username)
     except DatabaseError as exc:
         logger.warning("step-up: attempts could not be read, asking for the check: %s", exc)
         return True
-    return any(counts[(k, d)] >= n for k, d, n in keys)
+    return asked or any(counts[(k, d)] >= n for k, d, n in keys)
 
 
 def succeeded(request: HttpRequest, username: str | None = None) -> None:

@@ -7,6 +7,7 @@ module of its own, imported here."""
 from tests.settings import *  # noqa: F403
 
 from .allauth_site.settings import *  # noqa: F403
+from .axes_site.settings import *  # noqa: F403
 from .forms_stack.settings import *  # noqa: F403
 from .wagtail_site.settings import *  # noqa: F403
 from .wizards.settings import *  # noqa: F403
@@ -18,5 +19,6 @@ INSTALLED_APPS = [
     *FORMS_STACK_APPS,  # noqa: F405
     *WIZARD_APPS,  # noqa: F405
     *WAGTAIL_APPS,  # noqa: F405
+    *AXES_APPS,  # noqa: F405
 ]
 MIDDLEWARE = [*MIDDLEWARE, *ALLAUTH_MIDDLEWARE]  # noqa: F405
