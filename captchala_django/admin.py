@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import checkpoints, stepup
 from .checkpoints import rows
-from .models import AttemptCount, Checkpoint, CheckpointEvent
+from .models import AttemptCount, Checkpoint, CheckpointEvent, UnderAttack
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import BaseModelAdmin
@@ -387,4 +387,27 @@ class AttemptCountAdmin(NoFormWritesMixin, ReadOnlyMixin, admin.ModelAdmin):
     def clear_selected(self, request, queryset):
         done, _by_model = queryset.delete()
         message = ngettext("%d count cleared.", "%d counts cleared.", done) % done
+        self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(UnderAttack)
+class UnderAttackAdmin(admin.ModelAdmin):
+    """Switch "under attack" by hand: every front door with ``step_up`` on the route
+    (``*``: every route) asks for the check until the end. An episode saved here is never
+    shortened or renewed by the verdict; "End now" ends one."""
+
+    list_display = ("route", "started_at", "ends_at", "by_hand", "reason")
+    fields = ("route", "ends_at", "reason")
+    actions = ["end_now"]
+
+    def save_model(self, request, obj, form, change):
+        obj.by_hand = True
+        if not change:
+            obj.started_at = timezone.now()
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("End selected now"), permissions=["change"])
+    def end_now(self, request, queryset):
+        done = queryset.update(ends_at=timezone.now())
+        message = ngettext("%d episode ended.", "%d episodes ended.", done) % done
         self.message_user(request, message, messages.SUCCESS)

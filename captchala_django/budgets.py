@@ -377,3 +377,16 @@ def _cache_weakness(backend: type) -> str | None:
             "processes lose each other's counts, and slip under the budget together"
         )
     return None
+
+
+# --------------------------------------------------------------------------- periodic work
+
+
+def due(key: str, seconds: int) -> bool:
+    """Whether a periodic job named ``key`` is due: true for one caller per ``seconds``
+    across the processes that share the cache (per process while it is down)."""
+    return _counted(
+        lambda store: bool(store.add(f"captchala:due:{key}", 1, seconds)),
+        False,
+        local_when_down=True,
+    )

@@ -25,6 +25,7 @@ from .conf import (
     SETTINGS,
     WIDGET_OPTIONS,
     WIDGET_PRODUCTS,
+    Fields,
     OneOf,
     Range,
     check_id,
@@ -53,6 +54,7 @@ class Codes:
     SERVER_TOKEN_ACTIONS = check_id("CAPTCHALA_SERVER_TOKEN_ACTIONS")
     CLIENT = check_id("CAPTCHALA_CLIENT")
     STEP_UP = check_id("CAPTCHALA_STEP_UP")
+    UNDER_ATTACK = check_id("CAPTCHALA_UNDER_ATTACK")
     UNMAPPED_ACTION = UNMAPPED_ACTION_CHECK_ID
     TTL_OUTLIVES_SESSION = "captchala_django.W008"
     RETRY_WINDOW_SHORT = "captchala_django.W009"
@@ -92,7 +94,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             errors.append(Error(str(exc), id=Codes.UNPARSABLE, obj=spec.name))
             continue
         rule = spec.check
-        if isinstance(rule, (Range, OneOf)) and not rule.accepts(value):
+        if isinstance(rule, (Range, OneOf, Fields)) and not rule.accepts(value):
             message = f"{spec.name} must be {rule.describe()}; got {value!r}."
             errors.append(Error(message, id=rule.id))
     return errors
@@ -239,33 +241,6 @@ def check_widget(app_configs=None, **kwargs) -> list[CheckMessage]:
     else:
         return []
     return [Error(f"CAPTCHALA_WIDGET must be {problem}; got {value!r}.", id=Codes.WIDGET)]
-
-
-def check_step_up(app_configs=None, **kwargs) -> list[CheckMessage]:
-    """``CAPTCHALA_STEP_UP``: thresholds (whole numbers from 1, or None) and a window."""
-    value = _get("CAPTCHALA_STEP_UP")
-    if value is UNPARSABLE:
-        return []
-    known = ("username", "address", "session", "window")
-
-    def count(v: object) -> bool:
-        return v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1)
-
-    if (
-        isinstance(value, dict)
-        and set(value) <= set(known)
-        and all(count(value.get(k)) for k in known[:3])
-        and count(value.get("window", 900))
-        and value.get("window", 900) is not None
-    ):
-        return []
-    return [
-        Error(
-            f"CAPTCHALA_STEP_UP must be a dict of {known}: thresholds are whole numbers from 1 "
-            f"or None, the window a whole number of seconds from 1; got {value!r}.",
-            id=Codes.STEP_UP,
-        )
-    ]
 
 
 def check_proxies(app_configs=None, **kwargs) -> list[CheckMessage]:
@@ -421,7 +396,7 @@ def _number(value: Any) -> bool:
 def _accepted(name: str, value: Any) -> bool:
     """Whether ``value`` is one the spec of ``name`` allows."""
     rule = SETTINGS[name].check
-    return isinstance(rule, (Range, OneOf)) and rule.accepts(value)
+    return isinstance(rule, (Range, OneOf, Fields)) and rule.accepts(value)
 
 
 ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
@@ -429,7 +404,6 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_settings,
     check_scope,
     check_widget,
-    check_step_up,
     check_server_token_actions,
     check_client,
     check_lifetimes,

@@ -95,6 +95,41 @@ class OneOf:
 
 
 @dataclass(frozen=True)
+class Fields:
+    """A dict of these keys only (each may be left out), each value accepted by its own
+    rule: a :class:`Range`, or ``bool``; ``ordered``: the first key's value is at most the
+    second's."""
+
+    id: str
+    fields: tuple[tuple[str, Range | type], ...]
+    ordered: tuple[str, str] | None = None
+
+    def accepts(self, value: Any) -> bool:
+        rules = dict(self.fields)
+        if not isinstance(value, dict) or set(value) - set(rules):
+            return False
+        for key, item in value.items():
+            rule = rules[key]
+            if not (isinstance(item, bool) if rule is bool else rule.accepts(item)):
+                return False
+        low, high = self.ordered or ("", "")
+        return not (low in value and high in value and value[low] > value[high])
+
+    def describe(self) -> str:
+        parts = [
+            f"{key!r} ({'a bool' if rule is bool else rule.describe()})"
+            for key, rule in self.fields
+        ]
+        order = f", {self.ordered[0]!r} at most {self.ordered[1]!r}" if self.ordered else ""
+        return f"a dict of {', '.join(parts)}{order}"
+
+
+#: A count of attempts (or None: not counted), and a duration in seconds.
+_COUNT = Range("", 1, 10**6, whole=True, optional=True, low_included=True)
+_SECONDS = Range("", 1, MAX_TTL, whole=True, low_included=True)
+
+
+@dataclass(frozen=True)
 class ByHand:
     """More than a range or a list (an import, a dict's keys, networks, a pairing with
     other settings): checked by ``function`` of :mod:`captchala_django.checks`."""
@@ -105,7 +140,7 @@ class ByHand:
 
 #: What a value may be; None: anything of its type (an environment value that does not
 #: parse as its type is error E009, like any other).
-Check: TypeAlias = "Range | OneOf | ByHand | None"
+Check: TypeAlias = "Range | OneOf | Fields | ByHand | None"
 
 
 @dataclass(frozen=True)
@@ -239,7 +274,17 @@ _SPECS = [
             "a front door with `step_up=True` asks for the check only after this many "
             "attempts within `window` seconds by one username, client address (IPv6 by /64) "
             "or session (`None`: not counted that way); per front door: `step_up={...}`",
-            check=ByHand("captchala_django.E016", "check_step_up")),
+            check=Fields("captchala_django.E016", (("username", _COUNT), ("address", _COUNT),
+                                                   ("session", _COUNT), ("window", _SECONDS)))),
+    Setting("CAPTCHALA_UNDER_ATTACK", "json",
+            {"auto": False, "window": 900, "floor": 900, "ceiling": 21600},
+            "`auto`: when the verdict over the last `window` seconds says \"likely an attack\", "
+            "every front door with `step_up` on the route it names (else on every route) asks "
+            "for the check, for at least `floor` and at most `ceiling` seconds an episode; "
+            "switched by hand in the admin either way",
+            check=Fields("captchala_django.E017", (("auto", bool), ("window", _SECONDS),
+                                                   ("floor", _SECONDS), ("ceiling", _SECONDS)),
+                         ordered=("floor", "ceiling"))),
     Setting("CAPTCHALA_CLIENT", "str", None,
             "`None`: `CaptchaLaClient`; else the dotted path of a `CaptchaLaClient` subclass, "
             "or of a zero-argument factory returning one, that makes every check, server "

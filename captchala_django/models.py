@@ -196,3 +196,25 @@ class AttemptCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key_digest[:12]}… {self.count}"
+
+
+class UnderAttack(models.Model):
+    """A route (``*``: every route) on which every front door with ``step_up`` asks for the
+    check, until ``ends_at``: switched on by hand in the admin, or by the verdict when
+    ``CAPTCHALA_UNDER_ATTACK["auto"]`` is on (:mod:`captchala_django.under_attack`)."""
+
+    route = models.CharField(_("route"), max_length=200)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    ends_at = models.DateTimeField(_("ends"), db_index=True)
+    by_hand = models.BooleanField(_("by hand"), default=False)
+    reason = models.CharField(_("reason"), max_length=300, default="", blank=True)
+
+    class Meta:
+        verbose_name = _("under attack")
+        verbose_name_plural = _("under attack")
+        constraints = [
+            models.UniqueConstraint(fields=["route"], name="captchala_underattack_route_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} until {self.ends_at:%Y-%m-%d %H:%M}"

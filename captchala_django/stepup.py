@@ -37,6 +37,7 @@ from .checkpoints.attempt import STEP_UP_NOTE
 from .conf import app_settings
 from .ip import address_block, get_client_ip, parse_ip
 from .models import CountedBy
+from .scopes import route_of
 
 logger = logging.getLogger("captchala_django.stepup")
 
@@ -90,16 +91,22 @@ class Attempt:
     unknown: bool = False
     #: The policy's ``also`` asked for the check.
     asked: bool = False
+    #: The route is under attack (:mod:`captchala_django.under_attack`): everyone is asked.
+    under_attack: bool = False
 
     @property
     def needed(self) -> bool:
         """This attempt needs a solved check: a count went past its threshold."""
-        return self.unknown or self.asked or any(self.counts[(k, d)] > n for k, d, n in self.keys)
+        if self.unknown or self.asked or self.under_attack:
+            return True
+        return any(self.counts[(k, d)] > n for k, d, n in self.keys)
 
     def why(self) -> str:
         """What asked for the check, for its record: ``step-up: username 4 > 3``."""
         if self.unknown:
             return "step-up: counts unavailable"
+        if self.under_attack:
+            return "step-up: under attack"
         if self.asked:
             return "step-up: also asked"
         over = [
@@ -110,7 +117,9 @@ class Attempt:
     @property
     def next_needed(self) -> bool:
         """The next attempt will need it (the form shows the widget again)."""
-        return self.unknown or self.asked or any(self.counts[(k, d)] >= n for k, d, n in self.keys)
+        if self.unknown or self.asked or self.under_attack:
+            return True
+        return any(self.counts[(k, d)] >= n for k, d, n in self.keys)
 
 
 def normal_username(username: str) -> str:
@@ -154,6 +163,7 @@ def count_attempt(
         for kind, digest, _ in attempt.keys:
             attempt.counts[(kind, digest)] = counters.add(kind, digest, now, ends)
         attempt.asked = policy.asks(request, username)
+        attempt.under_attack = _under_attack(request)
     except DatabaseError as exc:
         # Counted or not, this attempt cannot be let through unchecked: a bot must not
         # ride an outage of the counts.
@@ -166,6 +176,12 @@ def count_attempt(
     return attempt
 
 
+def _under_attack(request: HttpRequest) -> bool:
+    from .under_attack import active  # the read side's verdict, below the front doors
+
+    return active(route_of(request)) is not None
+
+
 def check_needed(
     request: HttpRequest, username: str | None = None, policy: StepUp | None = None
 ) -> bool:
@@ -176,7 +192,7 @@ def check_needed(
     keys = _keys(request, username, policy)
     try:
         counts = counters.current([(k, d) for k, d, _ in keys], timezone.now())
-        asked = policy.asks(request, username)
+        asked = policy.asks(request, username) or _under_attack(request)
     except DatabaseError as exc:
         logger.warning("step-up: attempts could not be read, asking for the check: %s", exc)
         return True

@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.server_tokens",
         "captchala_django.challenge",
         "captchala_django.stepup",
+        "captchala_django.under_attack",
     ),
     # Front doors and the site's wiring.
     (

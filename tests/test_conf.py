@@ -128,12 +128,14 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_every_spec_says_its_type_default_meaning_and_what_it_allows():
-    from captchala_django.conf import ByHand, OneOf, Range
+    from captchala_django.conf import ByHand, Fields, OneOf, Range
 
     for spec in SETTINGS.values():
         assert spec.cast in ("str", "float", "int", "bool", "list", "json"), spec.name
         assert spec.doc and "\n" not in spec.doc, spec.name
-        assert spec.check is None or isinstance(spec.check, (Range, OneOf, ByHand)), spec.name
+        assert spec.check is None or isinstance(spec.check, (Range, OneOf, Fields, ByHand)), (
+            spec.name
+        )
 
 
 @pytest.mark.parametrize(

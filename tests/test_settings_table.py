@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from captchala_django import checks
-from captchala_django.conf import SETTINGS, ByHand, OneOf, Range
+from captchala_django.conf import SETTINGS, ByHand, Fields, OneOf, Range
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "settings-table"
@@ -68,7 +68,7 @@ def test_every_check_a_spec_names_is_a_system_check():
         rule = spec.check
         if rule is None:
             continue
-        assert isinstance(rule, (Range, OneOf, ByHand))
+        assert isinstance(rule, (Range, OneOf, Fields, ByHand))
         assert rule.id in ids, spec.name
         if isinstance(rule, ByHand):
             assert rule.function in {c.__name__ for c in checks.ALL_CHECKS} | {

@@ -206,3 +206,30 @@ def test_the_admin_finds_a_count_by_username_and_clears_it(captchala_sandbox, ad
     admin_client.post(url, {"action": "clear_selected", "_selected_action": ids})
     assert not AttemptCount.objects.filter(kind="username").exists()
     assert REQUIRED not in guess(username="carol").content.decode()
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("CAPTCHALA_STEP_UP", {"username": 0}),
+        ("CAPTCHALA_STEP_UP", {"username": True}),
+        ("CAPTCHALA_STEP_UP", {"usernames": 3}),
+        ("CAPTCHALA_STEP_UP", {"window": None}),
+        ("CAPTCHALA_STEP_UP", [3, 10]),
+        ("CAPTCHALA_UNDER_ATTACK", {"auto": "yes"}),
+        ("CAPTCHALA_UNDER_ATTACK", {"floor": 3600, "ceiling": 60}),
+        ("CAPTCHALA_UNDER_ATTACK", {"window": 0}),
+    ],
+)
+def test_a_wrong_setting_is_a_system_check_error(settings, name, value):
+    from captchala_django.checks import check_settings
+
+    setattr(settings, name, value)
+    ids = {error.id for error in check_settings()}
+    assert ids == {"captchala_django.E016" if "STEP" in name else "captchala_django.E017"}
+
+
+def test_the_default_settings_pass_their_checks(settings):
+    from captchala_django.checks import check_settings
+
+    assert check_settings() == []

@@ -33,7 +33,7 @@ TOP = 8
 #: The provider reply-time percentiles shown.
 PERCENTILES = {"p50": 0.5, "p95": 0.95}
 #: The queries :func:`dashboard_data` makes (whatever the row count).
-QUERIES = 13
+QUERIES = 14
 
 
 @dataclass
@@ -96,6 +96,7 @@ def step_up(db: str, now: datetime, start: datetime) -> dict[str, Any]:
     return {
         "needing": queries.needing_a_check(db, now, thresholds),
         "fired": queries.stepped_up(db, start),
+        "under_attack": queries.under_attack(db, now),
     }
 
 

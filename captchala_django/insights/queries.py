@@ -44,7 +44,15 @@ from django.db.models.functions import Cast, RowNumber, TruncDate, TruncHour
 
 from ..checkpoints.rows import MISMATCH_DETAIL
 from ..codes import Code
-from ..models import DECISION_KINDS, AttemptCount, Checkpoint, CheckpointEvent, EventKind, Status
+from ..models import (
+    DECISION_KINDS,
+    AttemptCount,
+    Checkpoint,
+    CheckpointEvent,
+    EventKind,
+    Status,
+    UnderAttack,
+)
 from ..scopes import Scope
 
 #: What ``captchala_report --by`` accepts.
@@ -410,3 +418,9 @@ def stepped_up(db: str, start: datetime) -> int:
         .filter(kind=EventKind.CHECK, created_at__gte=start, detail__contains=STEP_UP_DETAIL)
         .count()
     )
+
+
+def under_attack(db: str, now: datetime) -> list[dict[str, Any]]:
+    """The episodes of "under attack" in force: ``{"route", "ends_at", "by_hand", "reason"}``."""
+    rows = UnderAttack.objects.using(db).filter(ends_at__gt=now).order_by("route")
+    return list(rows.values("route", "started_at", "ends_at", "by_hand", "reason"))

@@ -59,4 +59,5 @@ def report(since: timedelta, *, by: str | None = None, limit: int | None = 20) -
         data["by"] = by
         data["breakdown"] = breakdown(by, since, now=now, limit=limit)
     data["verdict"] = judge(gather(since, now=now)).as_dict()
+    data["under_attack"] = queries.under_attack(db, now)
     return data

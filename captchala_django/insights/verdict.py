@@ -84,6 +84,8 @@ class Verdict:
     kind: str
     #: One sentence: the numbers behind it.
     evidence: str
+    #: The route an attack is on, when the rule that found it names one.
+    route: str | None = None
 
     @property
     def label(self) -> str:
@@ -243,6 +245,7 @@ def _route(e: Evidence) -> Verdict | None:
                     "route": route or "-",
                     "share": _percent(attack, total),
                 },
+                route=route,
             )
     return None
 

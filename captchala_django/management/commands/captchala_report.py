@@ -52,6 +52,12 @@ class Command(BaseCommand):
         if by:
             self._breakdown(by, data["breakdown"])
         self.stdout.write(f"\nverdict: {data['verdict']['verdict']}: {data['verdict']['evidence']}")
+        for episode in data["under_attack"]:
+            how = "by hand" if episode["by_hand"] else "by the verdict"
+            self.stdout.write(
+                f"under attack: {episode['route']} until {episode['ends_at']:%Y-%m-%d %H:%M} "
+                f"({how}): {episode['reason']}"
+            )
 
     def _breakdown(self, by, rows):
         columns = COLUMNS.get(by, DECISION_COLUMNS)
