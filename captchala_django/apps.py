@@ -17,6 +17,6 @@ class CaptchaLaConfig(AppConfig):
         from .checks import register_checks
 
         register_checks()
-        # Counted only once a front door uses the step-up (stepup.in_use).
+        # Failed logins through any door count for the step-up; a login gives its attempt back.
         signals.user_login_failed.connect(stepup.on_login_failed, dispatch_uid="captchala_stepup")
         signals.user_logged_in.connect(stepup.on_logged_in, dispatch_uid="captchala_stepup")

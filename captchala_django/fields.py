@@ -129,8 +129,7 @@ class CaptchaLaField(forms.Field):
         #: posted ``username_field``.
         self.step_up = step_up
         self.username_field = username_field
-        if step_up:
-            stepup.in_use = True
+        stepup.StepUp.validate(step_up)  # a wrong dict fails here, at import, not on a POST
         self.widget.action = action
         self._form: forms.BaseForm | None = None
         self._name: str | None = None

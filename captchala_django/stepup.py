@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -34,7 +35,7 @@ from django.utils.module_loading import import_string
 
 from .checkpoints import counters
 from .checkpoints.attempt import STEP_UP_NOTE
-from .conf import app_settings
+from .conf import SETTINGS, Fields, app_settings
 from .ip import address_block, get_client_ip, parse_ip
 from .models import CountedBy
 from .scopes import route_of
@@ -57,6 +58,17 @@ class StepUp:
     window: int = 900
     also: Callable[[HttpRequest, str | None], bool] | str | None = None
 
+    @staticmethod
+    def validate(value: object) -> None:
+        """A front door's ``step_up`` dict, checked as ``CAPTCHALA_STEP_UP`` is (E016):
+        ``ImproperlyConfigured`` for a key or a value it does not take."""
+        if not isinstance(value, dict):
+            return
+        rule = SETTINGS["CAPTCHALA_STEP_UP"].check
+        shown = {k: v for k, v in value.items() if k != "also"}
+        if isinstance(rule, Fields) and not rule.accepts(shown):
+            raise ImproperlyConfigured(f"step_up must be {rule.describe()}; got {shown!r}.")
+
     def asks(self, request: HttpRequest, username: str | None) -> bool:
         """Whether ``also`` asks for the check."""
         if self.also is None:
@@ -76,11 +88,6 @@ class StepUp:
         return replace(base, **value) if isinstance(value, dict) else base
 
 
-#: Whether a front door uses the step-up in this process: only then do failed logins
-#: through other doors cost a write.
-in_use = False
-
-
 @dataclass
 class Attempt:
     """One counted attempt: its keys (kind, digest, threshold) and their counts."""
@@ -93,6 +100,8 @@ class Attempt:
     asked: bool = False
     #: The route is under attack (:mod:`captchala_django.under_attack`): everyone is asked.
     under_attack: bool = False
+    #: Given back once (a login that succeeded).
+    given_back: bool = False
 
     @property
     def needed(self) -> bool:
@@ -122,26 +131,47 @@ class Attempt:
         return any(self.counts[(k, d)] >= n for k, d, n in self.keys)
 
 
+#: Usernames are folded from their first characters only: no account has a longer one,
+#: and NFKC of a huge one costs seconds of CPU.
+USERNAME_MAX = 256
+#: A letter a case-insensitive database matches that case folding keeps apart.
+_LOOK_ALIKE = str.maketrans({"\u0131": "i"})  # dotless i: PostgreSQL's UPPER() gives I
+
+
 def normal_username(username: str) -> str:
-    """One spelling per account whatever a login form folds: NFKC, case-folded, trimmed."""
-    return unicodedata.normalize("NFKC", username).casefold().strip()
+    """One count per account whatever a login form or a database folds: NFKC, case-folded,
+    accents and invisible characters dropped, a dotless i read as i, trimmed. Coarser than
+    any one backend on purpose: two accounts may share a count, one account never has two."""
+    text = unicodedata.normalize("NFKC", username[:USERNAME_MAX]).casefold().translate(_LOOK_ALIKE)
+    kept = (
+        c
+        for c in unicodedata.normalize("NFKD", text)
+        if unicodedata.category(c) not in ("Mn", "Cf")
+    )
+    return "".join(kept).strip()
 
 
-def _digest(kind: str, value: str) -> str:
-    return salted_hmac(f"captchala_django.stepup.{kind}", value, algorithm="sha256").hexdigest()
+def _digest(kind: str, value: str, window: int) -> str:
+    # The window is part of the key: a door with a longer window keeps its own counts.
+    salt = f"captchala_django.stepup.{kind}.{window}"
+    return salted_hmac(salt, value, algorithm="sha256").hexdigest()
 
 
 def _keys(request: HttpRequest, username: str | None, policy: StepUp) -> list[tuple[str, str, int]]:
     keys = []
-    if policy.username and username and normal_username(username):
-        name = normal_username(username)
-        keys.append((CountedBy.USERNAME.value, _digest("username", name), policy.username))
-    if policy.address:
-        block = address_block(get_client_ip(request))
-        keys.append((CountedBy.ADDRESS.value, _digest("address", block), policy.address))
+    window = policy.window
+    name = normal_username(username) if isinstance(username, str) else ""
+    if policy.username and name:
+        keys.append((CountedBy.USERNAME.value, _digest("username", name, window), policy.username))
+    address = get_client_ip(request)
+    # No address known (no REMOTE_ADDR, a resolver's junk): not counted by address, rather
+    # than every such client in one count that would step everyone up.
+    if policy.address and address:
+        digest = _digest("address", address_block(address), window)
+        keys.append((CountedBy.ADDRESS.value, digest, policy.address))
     session = getattr(request, "session", None)
     if policy.session and session is not None and session.session_key:
-        digest = _digest("session", session.session_key)
+        digest = _digest("session", session.session_key, window)
         keys.append((CountedBy.SESSION.value, digest, policy.session))
     return keys
 
@@ -199,19 +229,19 @@ def check_needed(
     return asked or any(counts[(k, d)] >= n for k, d, n in keys)
 
 
-def succeeded(request: HttpRequest, username: str | None = None) -> None:
-    """The attempt went well (a login succeeded): ``username``'s count is cleared, and the
-    attempt this request counted is given back to its address and session."""
+def succeeded(request: HttpRequest) -> None:
+    """The attempt went well (a login succeeded): the attempt this request counted is given
+    back, to its username, address and session. Never more: earlier failures stay counted
+    until their window ends, since an account whose name folds like another's (``jeßica``,
+    ``jessica``) must not wipe the other's failures by logging in."""
     attempt: Attempt | None = getattr(request, ATTEMPT_ATTRIBUTE, None)
+    if attempt is None or attempt.given_back:
+        return
+    attempt.given_back = True
     now = timezone.now()
     try:
-        if username and normal_username(username):
-            counters.clear(CountedBy.USERNAME.value, _digest("username", normal_username(username)))
-        for kind, digest, _ in attempt.keys if attempt is not None else ():
-            if kind == CountedBy.USERNAME.value:
-                counters.clear(kind, digest)
-            else:
-                counters.give_back(kind, digest, now)
+        for kind, digest, _ in attempt.keys:
+            counters.give_back(kind, digest, now)
     except DatabaseError as exc:
         logger.warning("step-up: a successful attempt could not be given back: %s", exc)
 
@@ -219,25 +249,26 @@ def succeeded(request: HttpRequest, username: str | None = None) -> None:
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any
 ) -> None:
-    """``user_login_failed``: a failure through a door that did not count its attempt."""
-    if not in_use or request is None or getattr(request, ATTEMPT_ATTRIBUTE, None) is not None:
+    """``user_login_failed``: a failure through a door that did not count its attempt (an
+    API's ``authenticate()``, a login form without the step-up) counts for its username
+    and address too."""
+    if request is None or getattr(request, ATTEMPT_ATTRIBUTE, None) is not None:
         return
     username = credentials.get("username") or credentials.get("login") or credentials.get("email")
     count_attempt(request, username if isinstance(username, str) else None)
 
 
 def on_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
-    """``user_logged_in``: the attempt went well."""
-    if not in_use or request is None or user is None:
-        return
-    succeeded(request, user.get_username())
+    """``user_logged_in``: the attempt this request counted went well."""
+    if request is not None:
+        succeeded(request)
 
 
 def digests_of(term: str) -> list[str]:
     """The keyed hashes a username, an address or a session key is stored under (the
     admin's search: the table keeps no name to search)."""
-    term = term.strip()
-    found = [_digest("username", normal_username(term)), _digest("session", term)]
+    term, window = term.strip(), (StepUp.of(True) or StepUp()).window
+    found = [_digest("username", normal_username(term), window), _digest("session", term, window)]
     if parse_ip(term) is not None:
-        found.append(_digest("address", address_block(term)))
+        found.append(_digest("address", address_block(term), window))
     return found

@@ -86,8 +86,8 @@ def test_the_right_password_with_a_solve_logs_in_and_clears_the_username(captcha
     token = captchala_sandbox.mint_pass_token("login")
     answer = guess(password=PASSWORD, token=token, client=client)
     assert answer.status_code == 302 and "_auth_user_id" in client.session
-    assert not AttemptCount.objects.filter(kind="username").exists()
-    # The address keeps its three failures, not the successful attempt.
+    # The successful attempt is given back; the three failures stay until their window ends.
+    assert AttemptCount.objects.get(kind="username").count == 3
     assert AttemptCount.objects.get(kind="address").count == 3
 
 
@@ -233,3 +233,82 @@ def test_the_default_settings_pass_their_checks(settings):
     from captchala_django.checks import check_settings
 
     assert check_settings() == []
+
+
+# ------------------------------------------------------- found in review, tests first
+
+
+def test_an_account_whose_name_folds_like_the_victims_cannot_reset_its_count(
+    captchala_sandbox, alice, password_checks
+):
+    """``jeßica`` and ``jessica`` are two accounts with one count: the bot logging in to its
+    own between guesses gives back its own attempt only."""
+    get_user_model().objects.create_user("jessica", password=PASSWORD)
+    get_user_model().objects.create_user("jeßica", password="bots-own-password")
+    for _ in range(4):
+        guess(username="jessica")
+        guess(username="jeßica", password="bots-own-password", address="198.51.100.99")
+    assert password_checks.count("jessica") <= 3
+
+
+@pytest.mark.parametrize("variant", ["al\u0131ce", "\u00e0lice", "ali\u200bce", "ALİCE"])
+def test_spellings_a_database_may_match_share_one_count(captchala_sandbox, variant):
+    guess(username="alice")
+    guess(username=variant)
+    assert AttemptCount.objects.get(kind="username").count == 2
+
+
+def test_a_huge_username_is_counted_by_its_first_characters(captchala_sandbox):
+    guess(username="a" * 256 + "x" * 100_000)
+    guess(username="a" * 256 + "y")
+    assert AttemptCount.objects.get(kind="username").count == 2
+
+
+def test_a_door_with_another_window_keeps_its_own_count(captchala_sandbox):
+    request = make_request()
+    stepup.count_attempt(request, "dave", stepup.StepUp(window=3600))
+    other = make_request()
+    stepup.count_attempt(other, "dave", stepup.StepUp(window=60))
+    assert sorted(AttemptCount.objects.filter(kind="username").values_list("count", flat=True)) == [
+        1,
+        1,
+    ]
+
+
+@pytest.mark.parametrize("bad", [{"window": -1}, {"usernames": 3}, {"username": "3"}])
+def test_a_wrong_step_up_dict_fails_when_the_field_is_made(bad):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from captchala_django.fields import CaptchaLaField
+
+    with pytest.raises(ImproperlyConfigured):
+        CaptchaLaField(action="login", step_up=bad)
+
+
+def test_without_a_client_address_nothing_is_counted_by_address(captchala_sandbox):
+    for i in range(12):
+        Client().post(URL, {"username": f"u{i}", "password": "x"}, REMOTE_ADDR="")
+    assert not AttemptCount.objects.filter(kind="address").exists()
+    assert REQUIRED not in guess(username="someone-else").content.decode()
+
+
+def test_a_failing_give_back_leaves_the_login_standing_under_atomic_requests(
+    captchala_sandbox, alice
+):
+    """On PostgreSQL an error left unfenced aborts the request's transaction: the session
+    could not be saved and a good login would be a 400."""
+    from django.db import connections
+
+    def refuse(execute, sql, params, many, context):
+        if "attemptcount" in sql.lower() and sql.lstrip().upper().startswith("UPDATE"):
+            raise OperationalError("injected: a lock timeout on the count")
+        return execute(sql, params, many, context)
+
+    connections["default"].settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        client = Client(REMOTE_ADDR="203.0.113.7")
+        with connection.execute_wrapper(refuse):
+            answer = client.post(URL, {"username": "alice", "password": PASSWORD})
+        assert answer.status_code == 302 and "_auth_user_id" in client.session
+    finally:
+        connections["default"].settings_dict["ATOMIC_REQUESTS"] = False

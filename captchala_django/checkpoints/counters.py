@@ -65,15 +65,17 @@ def _add_portable(db: str, kind: str, digest: str, now: datetime, window_ends: d
     raise IntegrityError("attempt count: lost the race to insert twice")
 
 
+# Each statement in a savepoint of its own: an error the caller catches leaves a request's
+# transaction (ATOMIC_REQUESTS) usable.
+
+
 def give_back(kind: str, digest: str, now: datetime) -> None:
     """One attempt less (a login that succeeded), never below zero."""
-    AttemptCount.objects.using(db_alias()).filter(
-        kind=kind, key_digest=digest, count__gt=0, window_ends__gt=now
-    ).update(count=F("count") - 1)
-
-
-def clear(kind: str, digest: str) -> None:
-    AttemptCount.objects.using(db_alias()).filter(kind=kind, key_digest=digest).delete()
+    db = db_alias()
+    with transaction.atomic(using=db):
+        AttemptCount.objects.using(db).filter(
+            kind=kind, key_digest=digest, count__gt=0, window_ends__gt=now
+        ).update(count=F("count") - 1)
 
 
 def current(keys: Iterable[tuple[str, str]], now: datetime) -> dict[tuple[str, str], int]:
@@ -82,9 +84,11 @@ def current(keys: Iterable[tuple[str, str]], now: datetime) -> dict[tuple[str, s
     if not keys:
         return {}
     found: dict[tuple[str, str], int] = {}
-    rows = AttemptCount.objects.using(db_alias()).filter(
+    db = db_alias()
+    rows = AttemptCount.objects.using(db).filter(
         key_digest__in=[digest for _, digest in keys], window_ends__gt=now
     )
-    for kind, digest, count in rows.values_list("kind", "key_digest", "count"):
-        found[(kind, digest)] = count
+    with transaction.atomic(using=db):
+        for kind, digest, count in rows.values_list("kind", "key_digest", "count"):
+            found[(kind, digest)] = count
     return {key: found.get(key, 0) for key in keys}
