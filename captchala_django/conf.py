@@ -110,14 +110,14 @@ class Fields:
             return False
         for key, item in value.items():
             rule = rules[key]
-            if not (isinstance(item, bool) if rule is bool else rule.accepts(item)):
+            if not (rule.accepts(item) if isinstance(rule, Range) else isinstance(item, bool)):
                 return False
         low, high = self.ordered or ("", "")
         return not (low in value and high in value and value[low] > value[high])
 
     def describe(self) -> str:
         parts = [
-            f"{key!r} ({'a bool' if rule is bool else rule.describe()})"
+            f"{key!r} ({rule.describe() if isinstance(rule, Range) else 'a bool'})"
             for key, rule in self.fields
         ]
         order = f", {self.ordered[0]!r} at most {self.ordered[1]!r}" if self.ordered else ""

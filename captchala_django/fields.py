@@ -66,7 +66,8 @@ class _CaptchaLaBoundField(BoundField):
                     f"to check it with: {NO_REQUEST_HELP}."
                 )
             rendered.request = request
-            if not self.field.shows_check(self.form, request):
+            field = self.field
+            if isinstance(field, CaptchaLaField) and not field.shows_check(self.form, request):
                 return SafeString("")
         return super().as_widget(widget, attrs, only_initial)
 

@@ -423,4 +423,4 @@ def stepped_up(db: str, start: datetime) -> int:
 def under_attack(db: str, now: datetime) -> list[dict[str, Any]]:
     """The episodes of "under attack" in force: ``{"route", "ends_at", "by_hand", "reason"}``."""
     rows = UnderAttack.objects.using(db).filter(ends_at__gt=now).order_by("route")
-    return list(rows.values("route", "started_at", "ends_at", "by_hand", "reason"))
+    return [dict(row) for row in rows.values("route", "started_at", "ends_at", "by_hand", "reason")]
