@@ -312,3 +312,32 @@ def test_a_failing_give_back_leaves_the_login_standing_under_atomic_requests(
         assert answer.status_code == 302 and "_auth_user_id" in client.session
     finally:
         connections["default"].settings_dict["ATOMIC_REQUESTS"] = False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_8_processes_guessing_at_once_run_at_most_3_password_checks(captchala_sandbox):
+    import multiprocessing
+
+    from tests.workers import guess_many
+
+    get_user_model().objects.create_user("alice", password=PASSWORD)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(8), ctx.Queue()
+    db_settings = {"NAME": connection.settings_dict["NAME"]}
+    workers = [
+        ctx.Process(
+            target=guess_many, args=(w, db_settings, captchala_sandbox.url, 6, barrier, out)
+        )
+        for w in range(8)
+    ]
+    for proc in workers:
+        proc.start()
+    reports = [out.get(timeout=300) for _ in workers]
+    for proc in workers:
+        proc.join(60)
+        assert proc.exitcode == 0
+    assert [errors for _, _, errors in reports] == [[]] * 8
+    assert sum(checked for checked, _, _ in reports) <= 3
+    assert sum(asked for _, asked, _ in reports) >= 45
+    assert AttemptCount.objects.get(kind="username").count == 48

@@ -46,3 +46,36 @@ def write_many(worker: int, db_settings, sandbox_url, strategy, subjects, rounds
                 events += 1  # one record per committed check
     connection.close()
     out.put((committed, events, errors))
+
+
+def guess_many(worker: int, db_settings, sandbox_url, guesses, barrier, out):
+    """``guesses`` wrong passwords for alice at the step-up login, each from its own address;
+    report how many reached the password check and how many were asked for the check."""
+    setup_worker(db_settings, sandbox_url, None)
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()  # the test client's host, as in the parent
+
+    checked = asked = 0
+    errors = []
+    barrier.wait()
+    for n in range(guesses):
+        try:
+            page = (
+                Client()
+                .post(
+                    "/login-step-up/",
+                    {"username": "alice", "password": f"wrong-{worker}-{n}"},
+                    REMOTE_ADDR=f"198.51.{worker}.{n + 1}",
+                )
+                .content.decode()
+            )
+        except Exception as exc:  # noqa: BLE001 - reported to the parent
+            errors.append(repr(exc))
+            continue
+        checked += "Please enter a correct username and password" in page
+        asked += "Please complete the check." in page
+    connection.close()
+    out.put((checked, asked, errors))
