@@ -89,6 +89,14 @@ class NoFormWritesMixin(_ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_model_perms(self, request):
+        # The admin index's link: "View" (no row is changed by hand), whatever the actions need.
+        return {**super().get_model_perms(request), "change": False}
+
+    def changelist_view(self, request, extra_context=None):
+        title = gettext("Select %s to view") % self.opts.verbose_name
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied

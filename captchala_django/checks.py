@@ -104,18 +104,22 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 def check_keys(app_configs=None, *, deploy: bool = False, **kwargs) -> list[CheckMessage]:
-    """Keys missing: a warning for ``migrate``, ``collectstatic`` and builds that run
-    without secrets (W005/W006); an error under ``check --deploy`` (E001/E002). At
-    runtime a check without keys is class ``configuration``, logged at ERROR."""
+    """One message per missing key: an error under ``check --deploy`` (E001/E002); a
+    warning (W005/W006) on the commands of a development site (``DEBUG`` on), so that the
+    check's failures at runtime are not the first sign; nothing with the sandbox on, in a
+    test run, or on a production build without secrets (``DEBUG`` off: ``migrate``,
+    ``collectstatic``). At runtime a check without keys is class ``configuration``."""
     sandbox = _get("CAPTCHALA_SANDBOX")
     if sandbox is not UNPARSABLE and sandbox:
+        return []
+    if not deploy and (not settings.DEBUG or _in_a_test_run()):
         return []
     level = Error if deploy else Warning
     return [
         level(
             f"{name} is not set.",
-            hint=f"Set {name} in your settings or environment "
-            "(or CAPTCHALA_SANDBOX = True for local development).",
+            hint=f"Set {name} in your settings or the environment. To develop without "
+            "keys, turn the local sandbox on (CAPTCHALA_SANDBOX = True, with DEBUG on).",
             id=error_id if deploy else warning_id,
         )
         for name, error_id, warning_id in (
@@ -124,6 +128,14 @@ def check_keys(app_configs=None, *, deploy: bool = False, **kwargs) -> list[Chec
         )
         if not _get(name)
     ]
+
+
+def _in_a_test_run() -> bool:
+    """Whether Django's test environment is set up (``manage.py test``, pytest-django):
+    ``setup_test_environment()`` gives ``django.core.mail`` its ``outbox``."""
+    from django.core import mail
+
+    return hasattr(mail, "outbox")
 
 
 def check_keys_for_deploy(app_configs=None, **kwargs) -> list[CheckMessage]:

@@ -27,10 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.test.utils import override_settings
 
-from .conf import app_settings
 from .sandbox.core import Faults
 from .sandbox.server import LiveSandbox, sandbox_settings
-from .tokens import TOKEN_HEADER
 
 __all__ = ["CaptchaLaSandboxMixin", "SandboxFixture", "sandbox_settings", "use_sandbox"]
 
@@ -118,7 +116,7 @@ class SandboxFixture:
 
     # ------------------------------------------------------------------ tokens
 
-    def mint(self, action: str | None = "login", **options: Any) -> str:
+    def mint_pass_token(self, action: str | None = "login", **options: Any) -> str:
         """A fresh single-use pass token the sandbox accepts for ``action``.
 
         ``options`` go to :meth:`Sandbox.mint_pass_token
@@ -126,6 +124,9 @@ class SandboxFixture:
         ``degraded``, ``uid``, ``app_key``, ``prefix``.
         """
         return self.live.sandbox.mint_pass_token(action, **options)
+
+    #: The name of 0.2 (kept for a release): :meth:`mint_pass_token`.
+    mint = mint_pass_token
 
     def form_data(
         self,
@@ -139,24 +140,26 @@ class SandboxFixture:
         The token is minted for ``action`` unless ``token`` is given (say, a
         made-up one, to test a refusal).
         """
-        value = self.mint(action) if token is None else token
-        return {**(fields or {}), app_settings.TOKEN_FIELD: value}
+        return self.live.form_data(fields, action=action, token=token)
 
     def token_header(
         self, action: str | None = "login", *, token: str | None = None
     ) -> dict[str, str]:
         """The token as the ``X-CaptchaLa-Token`` header, as test-client keyword
         arguments: ``self.client.post(url, data, **sandbox.token_header("checkout"))``."""
-        return {TOKEN_HEADER: self.mint(action) if token is None else token}
+        return self.live.token_header(action, token=token)
 
     # ------------------------------------------------------------------ faults and counters
 
-    def fail(self, mode: str = "error", **options: Any) -> Faults:
+    def set_fault(self, mode: str = "error", **options: Any) -> Faults:
         """Make the sandbox misbehave: ``mode`` is one of
         :data:`~captchala_django.sandbox.FAULT_MODES` (``"error"``, ``"timeout"``,
         ``"drop"``, ...); ``options`` as :class:`~captchala_django.sandbox.core.Faults`
         (``count``, ``latency_ms``, ``status``, ``endpoint``, ``body``)."""
         return self.live.sandbox.set_fault(mode, **options)
+
+    #: The name of 0.2 (kept for a release): :meth:`set_fault`.
+    fail = set_fault
 
     def clear_faults(self) -> None:
         """Answer normally again (and end any request a ``timeout`` fault holds)."""

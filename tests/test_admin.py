@@ -325,3 +325,20 @@ def test_the_list_has_compact_columns(admin_client):
     assert "api/<wbr>v1/<wbr>transfer" in html
     assert "2001:<wbr>db8:<wbr>:<wbr>1" in html and ">listed-user</span>" in html
     assert ">3 attempts</span>" in html and "expires " in html
+
+
+def test_the_admin_says_view_for_checkpoints_everywhere(admin_client):
+    """Nothing here is changed by hand: the index links say "View" and the lists'
+    titles "Select ... to view", while the actions keep working."""
+    CheckpointFactory()
+    index = admin_client.get("/admin/").content.decode()
+    for model in ("checkpoint", "checkpointevent", "attemptcount"):
+        row = index[index.index(f'class="model-{model}') :]
+        row = row[: row.index("</tr>")]
+        assert ">View<" in row and ">Change<" not in row, model
+    for url, name in (
+        (LIST, "checkpoint"),
+        ("/admin/captchala_django/checkpointevent/", "checkpoint event"),
+    ):
+        page = admin_client.get(url).content.decode()
+        assert f"Select {name}" in page and "to view" in page and "to change" not in page

@@ -69,13 +69,23 @@ class OwnSessionMiddleware(SessionMiddleware):
     pass
 
 
-def test_missing_key_and_secret_warn_and_are_errors_for_deploy(settings):
+def test_missing_keys_are_one_message_each_and_none_in_tests_or_builds(settings, monkeypatch):
+    from django.core import mail
+
     settings.CAPTCHALA_APP_KEY = ""
     settings.CAPTCHALA_APP_SECRET = None
+    settings.DEBUG = True
+    assert checks.check_keys() == []  # a test run: nothing on every command
+    monkeypatch.delattr(mail, "outbox")  # outside a test run
     assert ids(checks.check_keys()) == ["captchala_django.W005", "captchala_django.W006"]
-    deploy = checks.check_keys_for_deploy()
-    assert ids(deploy) == ["captchala_django.E001", "captchala_django.E002"]
-    assert all(m.is_serious() for m in deploy)
+    settings.DEBUG = False  # a production build (migrate, collectstatic) without secrets
+    assert checks.check_keys() == []
+    # check --deploy runs both: one error per missing key, and no warning beside it.
+    found = checks.check_keys() + checks.check_keys_for_deploy()
+    assert ids(found) == ["captchala_django.E001", "captchala_django.E002"]
+    assert all(m.is_serious() for m in found)
+    # The hint leads somewhere valid: the sandbox with DEBUG on (with DEBUG off it is E003).
+    assert "with DEBUG on" in found[0].hint
 
 
 def test_dev_setup_with_sandbox_and_no_keys_passes_manage_check(settings):

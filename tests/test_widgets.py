@@ -203,7 +203,7 @@ def test_attrs_are_merged_never_duplicated():
         )
 
     html, _ = render(Themed)
-    div = re.search(r"<div ([^>]*)>", html).group(1)
+    div = re.search(r"<span ([^>]*)>", html).group(1)
     names = re.findall(r'([\w-]+)(?:="[^"]*")?', div)
     assert len(names) == len(set(names)), names
     assert 'class="captchala mine"' in div and 'data-theme="dark"' in div
@@ -218,3 +218,16 @@ def test_the_jinja2_template_is_the_django_template():
     django = (package / "templates/captchala_django/widget.html").read_text()
     jinja2 = (package / "jinja2/captchala_django/widget.html").read_text()
     assert jinja2 == django
+
+
+def test_the_widget_may_sit_inside_a_paragraph_and_has_no_required_attribute(captchala_sandbox):
+    """``{{ form.as_p }}`` (allauth's templates) puts each field in a ``<p>``: the widget's
+    markup holds phrasing content only, and no ``required`` (meaningless on a container)."""
+
+    class Plain(CaptchaLaFormMixin, forms.Form):
+        captcha = CaptchaLaField(action="login")
+
+    html = str(Plain(request=RequestFactory().get("/"))["captcha"])
+    markup = html[: html.index("<script")]
+    assert not re.search(r"<(div|p|section|ul|table)\b", markup), markup
+    assert " required" not in markup

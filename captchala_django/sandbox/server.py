@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -245,6 +245,32 @@ class LiveSandbox:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.sandbox, name)
+
+    # The same names as captchala_django.testing.SandboxFixture: one vocabulary for the
+    # pytest fixture and for manage.py test.
+
+    def form_data(
+        self,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        action: str | None = "login",
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """POST data: ``fields`` plus a pass token (minted for ``action``, unless ``token``
+        is given: say, a made-up one) under ``CAPTCHALA_TOKEN_FIELD``."""
+        from ..conf import app_settings
+
+        value = self.sandbox.mint_pass_token(action) if token is None else token
+        return {**(fields or {}), app_settings.TOKEN_FIELD: value}
+
+    def token_header(
+        self, action: str | None = "login", *, token: str | None = None
+    ) -> dict[str, str]:
+        """The token as the ``X-CaptchaLa-Token`` header, as test-client keyword arguments:
+        ``client.post(url, data, **sandbox.token_header("checkout"))``."""
+        from ..tokens import TOKEN_HEADER
+
+        return {TOKEN_HEADER: self.sandbox.mint_pass_token(action) if token is None else token}
 
 
 def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
