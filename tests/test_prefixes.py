@@ -39,7 +39,7 @@ def test_each_form_of_a_formset_renders_its_own_widget_and_the_scripts_once(capt
     html = Client().get("/formset/").content.decode()
     names = re.findall(r'<input type="hidden" name="([^"]+)" value="" data-captchala-token>', html)
     assert names == ["form-0-captchala_token", "form-1-captchala_token"]
-    widgets = re.findall(r"<div [^>]*data-captchala[ >][^>]*>", html)
+    widgets = re.findall(r"<span [^>]*data-captchala[ >][^>]*>", html)
     ids = [re.search(r' id="([^"]+)"', w).group(1) for w in widgets]
     assert len(ids) == 2 and len(set(ids)) == 2
     assert html.count("captchala-boot.js") == 1
