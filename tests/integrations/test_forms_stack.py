@@ -175,7 +175,7 @@ def script_srcs(tree: Node) -> list[str]:
 
 
 def the_widget(tree: Node) -> Node:
-    (widget,) = tree.find_all("div", data_captchala=None)
+    (widget,) = tree.find_all("span", data_captchala=None)
     return widget
 
 
@@ -359,7 +359,7 @@ def test_jinja2_renderer_renders_the_same_form_as_django_templates(
     assert [i.attrs["name"] for i in widget.find_all("input")] == [token_field]
     if name == "issue-failure":
         assert widget.attrs["data-server-token"] == ""
-        (alert,) = widget.find_all("p", role="alert")
+        (alert,) = widget.find_all("span", role="alert")
         assert alert.text() == "The check could not be loaded. Please reload the page to try again."
         assert script_srcs(jinja) == []
     else:
@@ -409,7 +409,7 @@ def test_jinja2_widget_escapes_hostile_attribute_values(settings, monkeypatch, r
     request.csp_nonce = HOSTILE_NONCE
     html = str(Hostile(request=request)["captcha"])
     tree = parse(html)
-    assert [n.tag for n in tree.iter()] == ["#root", "div", "input", "script", "script"]
+    assert [n.tag for n in tree.iter()] == ["#root", "span", "input", "script", "script"]
     widget = the_widget(tree)
     assert widget.attrs["data-theme"] == HOSTILE_THEME
     assert widget.attrs["data-lang"] == HOSTILE_LANG
