@@ -23,7 +23,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_FLAGS ?= -q
 PORT ?= 8000
 
-.PHONY: test test-fast lint pythons nox demo demo-allauth bench soak soak-tools clean chromium
+.PHONY: test test-fast lint pythons nox demo demo-allauth bench soak soak-tools clean chromium docs
 
 $(VENV)/.installed: pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -110,3 +110,11 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .nox .pytest_cache .ruff_cache *.egg-info build dist
+
+## The documentation site, warnings as errors: make docs (HTML in docs/_build/html)
+DOCS_VENV := .nox/docs
+docs:
+	test -d $(DOCS_VENV) || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) --upgrade "pip>=25.1"
+	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) -e . --group docs
+	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
