@@ -222,8 +222,10 @@ def test_unparsable_environment_is_e009(settings, monkeypatch):
     assert ids(checks.check_settings()) == ["captchala_django.E009"]
 
 
-def test_sqlite_without_immediate_transactions_warns(monkeypatch):
+def test_sqlite_without_immediate_transactions_warns(monkeypatch, settings):
     from django.db import connection
+
+    settings.DEBUG = False
 
     if connection.vendor != "sqlite":
         assert checks.check_sqlite_concurrency() == []
@@ -233,6 +235,8 @@ def test_sqlite_without_immediate_transactions_warns(monkeypatch):
     options.pop("transaction_mode")
     monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
     assert ids(checks.check_sqlite_concurrency()) == ["captchala_django.W001"]
+    settings.DEBUG = True  # a development site, a new project's SQLite: nothing said
+    assert checks.check_sqlite_concurrency() == []
 
 
 def test_an_action_the_provider_does_not_know_and_nobody_mapped_warns(settings):
@@ -317,3 +321,21 @@ def test_range_and_list_checks_come_from_the_specs(settings):
     (message,) = checks.check_settings()
     assert message.id == rule.id == "captchala_django.E004"
     assert message.msg == "CAPTCHALA_TIMEOUT must be a number above 0 and at most 30; got 31.0."
+
+
+def test_manage_py_check_deploy_says_each_missing_key_once_even_with_debug_on(
+    settings, monkeypatch
+):
+    """A new project has DEBUG on: under ``check --deploy`` the warnings step aside for the
+    deploy errors, one message per key."""
+    import sys
+
+    from django.core import mail
+
+    settings.CAPTCHALA_APP_KEY = ""
+    settings.CAPTCHALA_APP_SECRET = ""
+    settings.DEBUG = True
+    monkeypatch.delattr(mail, "outbox")
+    monkeypatch.setattr(sys, "argv", ["manage.py", "check", "--deploy"])
+    found = checks.check_keys() + checks.check_keys_for_deploy()
+    assert ids(found) == ["captchala_django.E001", "captchala_django.E002"]
