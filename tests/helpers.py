@@ -144,3 +144,21 @@ def checkpoint_lookups(queries) -> list[str]:
         if q["sql"].lstrip().upper().startswith("SELECT")
         and "captchala_django_checkpoint" in q["sql"]
     ]
+
+
+def run_processes(n, target, *args):
+    """Run ``target(i, *args, barrier, out)`` in ``n`` spawned processes released together,
+    each with its own database connection; return what each put on ``out``, once all exited
+    cleanly."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    workers = [ctx.Process(target=target, args=(i, *args, barrier, out)) for i in range(n)]
+    for proc in workers:
+        proc.start()
+    reports = [out.get(timeout=300) for _ in workers]
+    for proc in workers:
+        proc.join(60)
+        assert proc.exitcode == 0
+    return reports

@@ -1,6 +1,5 @@
 """Concurrency proofs: threads and processes, each with its own database connection."""
 
-import multiprocessing
 import threading
 from collections import Counter
 
@@ -11,7 +10,7 @@ from captchala_django import checkpoints
 from captchala_django.checkpoints import ledger, verify_and_record
 from captchala_django.models import Checkpoint, CheckpointEvent, PassToken
 from tests.factories import CheckpointFactory
-from tests.helpers import Waiter, make_request, run_threads, scope
+from tests.helpers import Waiter, make_request, run_processes, run_threads, scope
 from tests.workers import write_many
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,22 +75,9 @@ def test_8_processes_x_50_scopes_no_duplicates_no_lost_updates(captchala_sandbox
     db_settings = {"NAME": connection.settings_dict["NAME"]}
     subjects = [f"scope{i}" for i in range(50)]
     rounds = 4
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(8)
-    out = ctx.Queue()
-    workers = [
-        ctx.Process(
-            target=write_many,
-            args=(w, db_settings, captchala_sandbox.url, strategy, subjects, rounds, barrier, out),
-        )
-        for w in range(8)
-    ]
-    for proc in workers:
-        proc.start()
-    reports = [out.get(timeout=300) for _ in workers]
-    for proc in workers:
-        proc.join(60)
-        assert proc.exitcode == 0
+    reports = run_processes(
+        8, write_many, db_settings, captchala_sandbox.url, strategy, subjects, rounds
+    )
 
     assert [errors for _, _, errors in reports] == [[]] * 8
     committed = Counter()

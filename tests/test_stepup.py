@@ -317,27 +317,24 @@ def test_a_failing_give_back_leaves_the_login_standing_under_atomic_requests(
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_8_processes_guessing_at_once_run_at_most_3_password_checks(captchala_sandbox):
-    import multiprocessing
-
+    from tests.helpers import run_processes
     from tests.workers import guess_many
 
     get_user_model().objects.create_user("alice", password=PASSWORD)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, out = ctx.Barrier(8), ctx.Queue()
     db_settings = {"NAME": connection.settings_dict["NAME"]}
-    workers = [
-        ctx.Process(
-            target=guess_many, args=(w, db_settings, captchala_sandbox.url, 6, barrier, out)
-        )
-        for w in range(8)
-    ]
-    for proc in workers:
-        proc.start()
-    reports = [out.get(timeout=300) for _ in workers]
-    for proc in workers:
-        proc.join(60)
-        assert proc.exitcode == 0
+    reports = run_processes(8, guess_many, db_settings, captchala_sandbox.url, 6)
     assert [errors for _, _, errors in reports] == [[]] * 8
     assert sum(checked for checked, _, _ in reports) <= 3
     assert sum(asked for _, asked, _ in reports) >= 45
     assert AttemptCount.objects.get(kind="username").count == 48
+
+
+def test_the_portable_writer_counts_and_restarts_a_window_as_the_upsert_does(
+    captchala_sandbox, settings
+):
+    """``CAPTCHALA_WRITE_STRATEGY = "portable"`` (and databases without an upsert): a row lock."""
+    settings.CAPTCHALA_WRITE_STRATEGY = "portable"
+    assert [REQUIRED in guess().content.decode() for _ in range(4)] == [False] * 3 + [True]
+    AttemptCount.objects.update(window_ends=timezone.now() - timedelta(seconds=1))
+    assert REQUIRED not in guess().content.decode()
+    assert AttemptCount.objects.get(kind="username").count == 1

@@ -8,7 +8,6 @@ CONFLICT ... RETURNING``; elsewhere a row lock in a transaction does the same.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -17,17 +16,15 @@ from django.db.models import F
 
 from ..models import AttemptCount
 from .attempt import db_alias
-
-
-def _native(db: str) -> bool:
-    vendor = connections[db].vendor
-    return vendor == "postgresql" or (vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35))
+from .write import strategy
 
 
 def add(kind: str, digest: str, now: datetime, window_ends: datetime) -> int:
     """One attempt more for ``(kind, digest)``; the count, this attempt included."""
     db = db_alias()
-    if not _native(db):
+    # The checkpoint writer's choice: an upsert where the database has one (or the setting
+    # forces the portable path), else a row lock.
+    if strategy(db) == "portable":
         return _add_portable(db, kind, digest, now, window_ends)
     table = AttemptCount._meta.db_table
     adapt = connections[db].ops.adapt_datetimefield_value
