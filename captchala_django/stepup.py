@@ -11,7 +11,9 @@ at most ``threshold`` run without a solved check. A login that succeeds gives it
 back (its username's count is cleared, its address's and session's lowered by one);
 a solved check does not, so past the threshold each solve buys one attempt. Failed logins
 through other doors (Django's ``user_login_failed``) are counted too, once a front door
-uses the step-up. Usernames, addresses and sessions are stored as keyed hashes.
+uses the step-up. Usernames, addresses and sessions are stored as keyed hashes; once an
+address (or session) is over its threshold, a username is counted only if it has a count
+already, so that made-up names cost a bot a solve each and the table no row each.
 
 Other views: :func:`count_attempt` before the sensitive work (its ``needed`` says whether
 this attempt needs the check), :func:`succeeded` after it went well.
@@ -23,7 +25,7 @@ import logging
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -110,6 +112,12 @@ class Attempt:
             return True
         return any(self.counts[(k, d)] > n for k, d, n in self.keys)
 
+    @property
+    def needed_by_client(self) -> bool:
+        """The address or the session counted so far is over its threshold."""
+        username = CountedBy.USERNAME.value
+        return any(self.counts.get((k, d), 0) > n for k, d, n in self.keys if k != username)
+
     def why(self) -> str:
         """What asked for the check, for its record: ``step-up: username 4 > 3``."""
         if self.unknown:
@@ -190,8 +198,7 @@ def count_attempt(
     now = timezone.now()
     ends = now + timedelta(seconds=policy.window)
     try:
-        for kind, digest, _ in attempt.keys:
-            attempt.counts[(kind, digest)] = counters.add(kind, digest, now, ends)
+        _count(attempt, now, ends)
         attempt.asked = policy.asks(request, username)
         attempt.under_attack = _under_attack(request)
     except DatabaseError as exc:
@@ -204,6 +211,18 @@ def count_attempt(
     if attempt.needed:
         setattr(request, STEP_UP_NOTE, attempt.why())  # on the check's record
     return attempt
+
+
+def _count(attempt: Attempt, now: datetime, ends: datetime) -> None:
+    # The address and the session first: once one of them is over its threshold this
+    # attempt needs the check anyway, and a username is counted only if it has a count
+    # already, so that a bot posting made-up names from one address adds no row per name.
+    username = CountedBy.USERNAME.value
+    for kind, digest, _ in sorted(attempt.keys, key=lambda key: key[0] == username):
+        if kind == username and attempt.needed_by_client:
+            attempt.counts[(kind, digest)] = counters.add_existing(kind, digest, now)
+        else:
+            attempt.counts[(kind, digest)] = counters.add(kind, digest, now, ends)
 
 
 def _under_attack(request: HttpRequest) -> bool:

@@ -338,3 +338,25 @@ def test_the_portable_writer_counts_and_restarts_a_window_as_the_upsert_does(
     AttemptCount.objects.update(window_ends=timezone.now() - timedelta(seconds=1))
     assert REQUIRED not in guess().content.decode()
     assert AttemptCount.objects.get(kind="username").count == 1
+
+
+def test_made_up_usernames_from_one_address_add_no_row_past_its_threshold(captchala_sandbox):
+    """A bot posting a new username per request from one address: past the address's
+    threshold every attempt needs the check anyway, and no count row is made per name."""
+    answers = [guess(username=f"made-up-{i}") for i in range(200)]
+    assert [REQUIRED in a.content.decode() for a in answers] == [False] * 10 + [True] * 190
+    assert AttemptCount.objects.filter(kind="username").count() == 10
+    assert AttemptCount.objects.get(kind="address").count == 200
+
+
+def test_a_username_with_a_count_keeps_counting_from_a_stepped_up_address(
+    captchala_sandbox, alice, password_checks
+):
+    """The cap on new rows never lets a known target's count stand still: guesses at alice
+    from an address over its threshold still add to alice's count (each with a solve)."""
+    for i in range(10):
+        guess(username=f"noise-{i}", address="192.0.2.9")
+    guess(username="alice", address="198.51.100.1")  # alice's count starts elsewhere
+    token = captchala_sandbox.mint_pass_token("login")
+    assert INVALID in guess(username="alice", address="192.0.2.9", token=token).content.decode()
+    assert AttemptCount.objects.get(kind="username", count__gt=1).count == 2

@@ -66,6 +66,19 @@ def _add_portable(db: str, kind: str, digest: str, now: datetime, window_ends: d
 # transaction (ATOMIC_REQUESTS) usable.
 
 
+def add_existing(kind: str, digest: str, now: datetime) -> int:
+    """One attempt more for ``(kind, digest)`` only if it has a live count (0 if not):
+    a client already stepped up by its address must not create a row per made-up name."""
+    db = db_alias()
+    live = AttemptCount.objects.using(db).filter(kind=kind, key_digest=digest, window_ends__gt=now)
+    with transaction.atomic(using=db):
+        # The UPDATE holds the row's lock to the end of the transaction: the read after it
+        # sees this attempt and no later one's.
+        if not live.update(count=F("count") + 1):
+            return 0
+        return int(live.values_list("count", flat=True).first() or 0)
+
+
 def give_back(kind: str, digest: str, now: datetime) -> None:
     """One attempt less (a login that succeeded), never below zero."""
     db = db_alias()
