@@ -28,3 +28,6 @@ html_title = "captchala-django"
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 nitpicky = False
+copyright = "the captchala-django authors"
+# Options such as --dry-run stay two hyphens, never an en dash.
+smartquotes = False

@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "captchala_django",
         "captchala_django.codes",
+        "captchala_django.check_catalogue",
         "captchala_django.exceptions",
         "captchala_django.conf",
         "captchala_django.actions",

@@ -11,12 +11,14 @@ class Command(BaseCommand):
     help = "Delete expired checkpoints, old events and expired ledger rows, in batches."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument(
+            "--batch-size", type=int, default=1000, help="rows per DELETE (one transaction each)"
+        )
         parser.add_argument(
             "--older-than",
             type=duration,
             default="30d",
-            help="age of events (and of never-passed checkpoints) to delete",
+            help="age of events (and of never-passed checkpoints) to delete (default 30d)",
         )
         parser.add_argument("--dry-run", action="store_true", help="only count")
 

@@ -21,7 +21,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", type=duration, default="1d", help="window, e.g. 24h, 7d")
+        parser.add_argument(
+            "--since", type=duration, default="1d", help="window, e.g. 24h, 7d (default 1d)"
+        )
         parser.add_argument("--by", choices=BREAKDOWNS, help="also count the window by this")
         parser.add_argument(
             "--limit", type=int, default=20, help="rows of --by (busiest first; 0: all)"
