@@ -60,6 +60,8 @@ test: pythons chromium soak-tools lint $(VENV)/.installed
 	scripts/check-translations $(VENV)/bin/python
 	@echo "== Types: scripts/typecheck (mypy with django-stubs, pinned in requirements-typing.txt)"
 	scripts/typecheck $(PYTHON)
+	@echo "== Documentation: make docs (Sphinx, warnings as errors)"
+	$(MAKE) --no-print-directory docs
 	@echo "== Packaging: build, twine check --strict, sdist and wheel contents"
 	$(VENV)/bin/python scripts/check-dist
 	@echo "== Test matrix: two streams at once, one per core (noxfile.py, stream-a and stream-b)"
@@ -113,8 +115,12 @@ clean:
 
 ## The documentation site, warnings as errors: make docs (HTML in docs/_build/html)
 DOCS_VENV := .nox/docs
-docs:
+docs: $(DOCS_VENV)/.installed
+	$(DOCS_VENV)/bin/python -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: docs/_build/html/index.html"
+
+$(DOCS_VENV)/.installed: pyproject.toml
 	test -d $(DOCS_VENV) || $(PYTHON) -m venv $(DOCS_VENV)
 	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) --upgrade "pip>=25.1"
-	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) -e . --group docs
-	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	$(DOCS_VENV)/bin/pip install $(PIP_FLAGS) -e ".[drf]" --group docs
+	touch $@

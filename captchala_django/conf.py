@@ -6,9 +6,9 @@ default below. Values are read on every access, so ``override_settings`` and
 pytest-django's ``settings`` fixture work; nothing is written back onto
 ``django.conf.settings``.
 
-Each setting is defined once, by its spec below: type, default, the line the README's
-settings table shows (``scripts/settings-table`` writes that table from the specs) and
-what its value may be (system checks derive their range and list checks from it).
+Each setting is defined once, by its spec below: type, default, the line the settings
+reference of the documentation shows (generated from the specs) and what its value may be
+(system checks derive their range and list checks from it).
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from pathlib import Path
 from django.core.checks import Error, Warning, run_checks
 from django.test import override_settings
 
-from captchala_django import check_catalogue
+from captchala_django import check_catalogue, checks
 from captchala_django.codes import MEANING, Code
+from captchala_django.conf import SETTINGS, ByHand, Fields, OneOf, Range
 
 PACKAGE = Path(check_catalogue.__file__).parent
 ID = re.compile(r"captchala_django\.[EW]\d{3}")
@@ -40,3 +41,21 @@ def test_a_check_raised_at_run_time_has_the_level_its_id_says():
 def test_every_outcome_code_has_its_meaning():
     assert set(MEANING) == set(Code)
     assert all(MEANING[code].strip() for code in Code)
+
+
+def test_every_setting_has_its_meaning_for_the_settings_page():
+    assert all(spec.doc.strip() for spec in SETTINGS.values())
+
+
+def test_every_check_a_spec_names_is_a_system_check():
+    ids = {v for k, v in vars(checks.Codes).items() if k.isupper()}
+    for spec in SETTINGS.values():
+        rule = spec.check
+        if rule is None:
+            continue
+        assert isinstance(rule, (Range, OneOf, Fields, ByHand))
+        assert rule.id in ids, spec.name
+        if isinstance(rule, ByHand):
+            assert rule.function in {c.__name__ for c in checks.ALL_CHECKS} | {
+                "check_sandbox_in_production"
+            }, spec.name

@@ -23,7 +23,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
-DOCUMENTS = [ROOT / "README.md", *(p for p in PAGES if "_build" not in p.parts)]
+#: The pages, and the files they include.
+INCLUDED = ["README.md", "CONTRIBUTING.md", "SECURITY.md", "CHANGELOG.md"]
+DOCUMENTS = [*(ROOT / n for n in INCLUDED), *(p for p in PAGES if "_build" not in p.parts)]
 FENCE = re.compile(
     r"^(?P<fence>`{3,}|:{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)\s*$", re.S | re.M
 )
@@ -145,6 +147,21 @@ def test_every_code_block_comes_from_a_tested_file(item):
 
 def test_the_pages_have_blocks_to_check():
     assert len(ALL_BLOCKS) >= 10
+
+
+def test_the_readme_is_a_landing_page():
+    """What it is, install, the quickstart, versions, the two commands, links: under 200 lines."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) < 200
+    for heading in ("## Installation", "## Quickstart", "## Supported versions", "make demo"):
+        assert heading in text
+
+
+def test_the_readme_links_to_pages_that_exist():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(((?:docs/|[A-Z]+\.md)[^)#]*)\)", text)
+    assert len(links) >= 20
+    assert [link for link in links if not (ROOT / link).exists()] == []
 
 
 def test_a_recipe_that_drifted_from_its_file_is_caught():
