@@ -152,6 +152,36 @@ def test_a_retry_of_a_passed_token_while_the_ledger_is_down_is_retry_later(captc
     assert (forged.allowed, forged.failure_class) == (False, "validation")
 
 
+def test_a_consumed_token_judged_while_the_claim_failed_never_becomes_a_pass(captchala_sandbox):
+    """The claim failed, CaptchaLa said "consumed" (class persistence: try again later) and
+    the write then stored that answer on the ledger. A resubmission within the retry window
+    repeats the answer: it is no valid verdict waiting to be written."""
+    from captchala_django.client import get_client
+
+    token = captchala_sandbox.mint_pass_token()
+    assert get_client().validate(token, None).valid  # used once, elsewhere
+    failed = []
+
+    def fail_the_claim(execute, sql, params, many, context):
+        if "captchala_django_passtoken" in sql and not failed:
+            failed.append(sql)
+            raise OperationalError("injected: the claim's statement failed")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_the_claim):
+        first = verify_and_record(make_request(), token, scope())
+    assert (first.allowed, first.failure_class, first.code) == (
+        False,
+        "persistence",
+        "token_consumed",
+    )
+    assert PassToken.objects.get().failure_class == "persistence"
+    again = verify_and_record(make_request(), token, scope())
+    assert not again.allowed and again.failure_class is not None
+    assert not Checkpoint.objects.filter(status="passed").exists()
+    assert not PassToken.objects.filter(allowed=True).exists()
+
+
 @pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
 def test_real_lock_timeout_from_a_concurrent_transaction(captchala_sandbox, valid, caplog):
     """Another transaction holds the row (PostgreSQL) or the write lock (SQLite)."""

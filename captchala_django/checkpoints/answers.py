@@ -90,7 +90,9 @@ def retry_answer(att: Attempt, claim: Claim, row: LedgerRow) -> Next | None:
     replay = Next(Step.REPLAY, ledger.NO_CLAIM, Code.TOKEN_REUSED)
     if not in_window:
         return replay
-    if stored == FailureClass.PERSISTENCE:
+    if stored == FailureClass.PERSISTENCE and row.code == Code.OK:
+        # A valid verdict left unwritten (only ``ok``: a "consumed" answer met while the
+        # claim failed is class persistence too, and is repeated below, never written).
         # A client without a session shares its anonymous scope with every other such
         # client: nothing ties a resubmission to the one that solved the check, so the
         # unwritten pass is never written for it (a replayed token stays a replay).

@@ -312,6 +312,7 @@ def retake(att: Attempt, claim: Claim) -> Claim | None:
                 id=row.id,
                 state=ClaimState.DONE,
                 failure_class=FailureClass.PERSISTENCE,
+                code=Code.OK,  # a valid verdict, never a refusal of the same class
                 created_at=row.created_at,
             )
             .update(state=ClaimState.PENDING, created_at=timezone.now())
