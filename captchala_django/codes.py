@@ -83,8 +83,9 @@ MEANING: dict[Code, str] = {
     Code.TOKEN_TOO_LONG: "the token is over 4 KiB: refused without a provider call",
     Code.MALFORMED_TOKEN: "the token has a character that is not printable ASCII (a space "
     "included): refused without a provider call",
-    Code.TOKEN_REPLAYED: "the token was claimed before and can no longer be a retry",
-    Code.TOKEN_REUSED: "the token was claimed for another scope",
+    Code.TOKEN_REPLAYED: "the token was claimed for another scope (or another submission)",
+    Code.TOKEN_REUSED: "the token was claimed before for this scope and can no longer be a "
+    "retry: past `CAPTCHALA_RETRY_WINDOW`, or its checkpoint was reset or expired",
     Code.CLAIM_IN_FLIGHT: "another request is still validating the same token past the wait "
     "(try again later)",
     Code.TOKEN_ACTION_MISMATCH: "the token was solved for another action (or, with "

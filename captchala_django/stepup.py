@@ -8,7 +8,7 @@ address, in 15 minutes). Below it the form shows no widget and needs no token.
 Each attempt is counted *before* the password is checked, by one atomic statement that
 returns the new count, so that parallel guesses are bounded: of any number sent at once,
 at most ``threshold`` run without a solved check. A login that succeeds gives its attempt
-back (its username's count is cleared, its address's and session's lowered by one);
+back (its username's, address's and session's counts are each lowered by one);
 a solved check does not, so past the threshold each solve buys one attempt. Failed logins
 through other doors (Django's ``user_login_failed``) are counted too, once a front door
 uses the step-up. Usernames, addresses and sessions are stored as keyed hashes; once an
