@@ -113,6 +113,8 @@ def command_problem(line: str) -> str | None:
         return f"no dependency group {unknown}" if unknown else None
     if first in ("pytest", "git", "cd", "curl", "django-admin"):
         return None
+    if first == "bash" and rest:
+        return None if (ROOT / rest[0]).is_file() else f"no script {rest[0]}"
     return f"not a command this repository documents: {first!r}"
 
 

@@ -2,6 +2,75 @@
 
 Never raises for bad input, provider trouble or database trouble: each
 becomes an :class:`~.outcome.Outcome` with its failure class.
+
+The map of one check, in the order this module runs it. How each answer ends:
+``[finish]`` decides, writes the checkpoint, the claim and one record, then logs
+and signals (:func:`.decide.finish`); ``[note]`` writes one record and logs, the
+checkpoint unchanged (:func:`.decide.note`); ``[decided]`` logs and signals
+without a write; ``[log]`` logs only::
+
+    verify_and_record(request, pass_token, scope, action, ...)
+    │   Attempt.of: the scope (kind + subject + route), the client IP, the request id
+    │   and the database (router.db_for_write, never a replica)
+    │
+    ├─ a staff user under CAPTCHALA_SKIP_FOR_STAFF ──> allow, staff_skip, no pass  [note]
+    │
+    ├─ 1. token_format_error: missing or empty, over 4 KiB, not printable ASCII
+    │     └─ cannot be a token ──> deny validation, no claim, no call  [finish]
+    │     token_digest: HMAC-SHA256 keyed by the app secret
+    │     └─ no secret ──> deny configuration  [finish]
+    │
+    ├─ 2-3. _fast_path_and_claim (the fast path only with fast_path, reuse and a subject)
+    │     PostgreSQL with the fast path: ledger.claim_unless_passed, both in one statement
+    │     otherwise: lookup.fetch_passed (with the fast path; one query), then, without a
+    │     pass, ledger.claim (an insert that may conflict)
+    │     ├─ a passed checkpoint: the token is claimed as seen with it; a new claim is
+    │     │  charged to the client's budget of failed checks
+    │     │     ├─ within the budget ──> allow, checkpoint_passed, checkpoint unchanged  [log]
+    │     │     └─ budget spent ──> deny rate_limited, nothing kept  [decided]
+    │     └─ answers.resolve, what the ledger's claim says:
+    │           ├─ ours, or the ledger unreachable ──> go on
+    │           ├─ another scope's claim ──> deny replay, no call  [finish]
+    │           ├─ another worker's, in flight: waiting.await_claim, at most
+    │           │  CAPTCHALA_TIMEOUT + CAPTCHALA_CLAIM_MARGIN
+    │           │     ├─ released (its call got no verdict) ──> claim it once more, as above
+    │           │     ├─ pending past CAPTCHALA_CLAIM_ABANDONED_AFTER ──> take it over, go on
+    │           │     └─ still pending ──> deny timeout, claim_in_flight  [finish]
+    │           └─ finished: answers.retry_answer, within CAPTCHALA_RETRY_WINDOW
+    │                 ├─ a verdict whose write failed (class persistence), for a client
+    │                 │  with a subject (at a field, only if that submission was refused)
+    │                 │  ──> write it now, as a pass  [finish]
+    │                 ├─ a denial ──> the same denial, no call  [note]
+    │                 ├─ the pass its checkpoint still holds, at a checkpoint front door
+    │                 │  ──> allow, ledger_retry, no call  [note]
+    │                 └─ anything else, or past the window ──> deny replay  [finish]
+    │
+    ├─ waiting.in_flight: duplicates in this process wake as soon as this check ends
+    │     budgets.reserve_validate: the client's budget of failed checks
+    │     └─ spent ──> deny rate_limited, no call, the claim released
+    │                  (the first refusal in a minute [finish], the others [decided])
+    │
+    ├─ 4. _verify: get_client().validate(), with no transaction open
+    │     ├─ no verdict (_no_verdict): configuration, timeout or provider; allowed,
+    │     │  degraded, only under CAPTCHALA_ON_PROVIDER_ERROR = "allow" for an outage
+    │     │  of the main API; denied, the claim is released  [finish]
+    │     └─ a verdict, first match: a client_ token let in under
+    │        CAPTCHALA_ACCEPT_CLIENT_ONLY (degraded); ip_mismatch
+    │        (CAPTCHALA_DENY_IP_MISMATCH); risk_too_high; valid; degraded (allowed
+    │        under CAPTCHALA_ACCEPT_DEGRADED); token_consumed with the ledger
+    │        unreachable (persistence); any other: validation  [finish]
+    │
+    ├─ 5. decide.finish: the decision; a pass earns its subject now
+    │     (scopes.with_subject creates the session of a client without one)
+    │     ├─ still no subject ──> allow, pass_not_kept, the claim finished, no pass  [note]
+    │     └─ write.persist: the checkpoint (version + 1), the claim finished or
+    │        released, one record, in one atomic write; a database error is retried
+    │        once, then a valid verdict is class persistence (allowed, degraded, under
+    │        CAPTCHALA_ON_PERSISTENCE_ERROR = "allow") and a failure stays denied
+    │
+    ├─ 6. decide.decided: one log line (telemetry.log), the signal after commit
+    │
+    └─ reservation.settle: only a failed check that called the provider is counted
 """
 
 from __future__ import annotations
