@@ -26,6 +26,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .sandbox.server import LiveSandbox
+    from .testing import SandboxFixture
 
 
 def sandbox_settings(live: LiveSandbox) -> dict[str, Any]:
@@ -51,23 +52,25 @@ def captchala_sandbox_server() -> Iterator[LiveSandbox]:
 
 
 @pytest.fixture
-def captchala_sandbox(captchala_sandbox_server: LiveSandbox) -> Iterator[LiveSandbox]:
+def captchala_sandbox(captchala_sandbox_server: LiveSandbox) -> Iterator[SandboxFixture]:
     """The session's sandbox, reset for this test, with the CAPTCHALA_* settings pointed at it.
 
-    ``captchala_sandbox.mint_pass_token("login")`` gives a token to post under
-    ``CAPTCHALA_TOKEN_FIELD`` (``captchala_token`` by default); ``set_fault("error")``
-    and ``count("validate")`` drive and observe it. Settings are overridden only
-    when Django is configured.
+    The same object as ``manage.py test``'s ``self.captchala`` (a
+    :class:`~captchala_django.testing.SandboxFixture`): ``mint_pass_token("login")`` gives a
+    token to post under ``CAPTCHALA_TOKEN_FIELD`` (``captchala_token`` by default),
+    ``form_data()`` and ``token_header()`` put one in a request, ``set_fault("error")`` and
+    ``count("validate")`` drive and observe it. Settings are overridden only when Django is
+    configured.
     """
+    from .testing import SandboxFixture
+
     live = captchala_sandbox_server
     live.reset()
     from django.conf import settings
 
     if not settings.configured:
-        yield live
+        yield SandboxFixture(live)
         return
-    from .testing import SandboxFixture
-
-    with SandboxFixture(live):  # given a server: the override only, the server stays up
-        yield live
+    with SandboxFixture(live) as fixture:  # given a server: the override only
+        yield fixture
     live.clear_faults()

@@ -103,11 +103,18 @@ class SandboxFixture:
     @property
     def live(self) -> LiveSandbox:
         """The running :class:`~captchala_django.sandbox.server.LiveSandbox`."""
-        if self._live is None:
+        live = self._live or self._given
+        if live is None:
             raise RuntimeError(
                 "the sandbox is not running: use SandboxFixture as `with` or start()"
             )
-        return self._live
+        return live
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else is the server's (``loader_url``, ``port``), then the emulator's.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.live, name)
 
     @property
     def url(self) -> str:
@@ -116,12 +123,14 @@ class SandboxFixture:
 
     # ------------------------------------------------------------------ tokens
 
-    def mint_pass_token(self, action: str | None = "login", **options: Any) -> str:
-        """A fresh single-use pass token the sandbox accepts for ``action``.
+    def mint_pass_token(self, action: str | None = None, **options: Any) -> str:
+        """A fresh single-use pass token the sandbox accepts for ``action`` (``None``: a
+        token that names no action, accepted by any front door unless
+        ``CAPTCHALA_REQUIRE_ACTION`` is on).
 
         ``options`` go to :meth:`Sandbox.mint_pass_token
         <captchala_django.sandbox.Sandbox.mint_pass_token>`: ``ttl``,
-        ``degraded``, ``uid``, ``app_key``, ``prefix``.
+        ``degraded``, ``uid``, ``app_key``, ``prefix``, ``risk_score``, ``user_ip``.
         """
         return self.live.sandbox.mint_pass_token(action, **options)
 
@@ -132,7 +141,7 @@ class SandboxFixture:
         self,
         fields: Mapping[str, Any] | None = None,
         *,
-        action: str | None = "login",
+        action: str | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
         """POST data: ``fields`` plus a pass token under ``CAPTCHALA_TOKEN_FIELD``.
@@ -143,7 +152,7 @@ class SandboxFixture:
         return self.live.form_data(fields, action=action, token=token)
 
     def token_header(
-        self, action: str | None = "login", *, token: str | None = None
+        self, action: str | None = None, *, token: str | None = None
     ) -> dict[str, str]:
         """The token as the ``X-CaptchaLa-Token`` header, as test-client keyword
         arguments: ``self.client.post(url, data, **sandbox.token_header("checkout"))``."""
@@ -169,7 +178,10 @@ class SandboxFixture:
         """Forget every token, fault and counter, as at the start of a test (the
         per-client budgets of provider calls included)."""
         self.live.sandbox.reset()
-        _fresh_budgets()
+        from django.conf import settings
+
+        if settings.configured:
+            _fresh_budgets()
 
     def count(self, name: str) -> int:
         """Calls seen: ``"validate"``, ``"issue"``, ``"requests"``, ``"connections"``

@@ -79,7 +79,9 @@ def test_each_solve_buys_exactly_one_password_check(captchala_sandbox, alice, pa
     assert INVALID in guess(token=fresh).content.decode() and len(password_checks) == 5
 
 
-def test_the_right_password_with_a_solve_logs_in_and_gives_back_its_attempt(captchala_sandbox, alice):
+def test_the_right_password_with_a_solve_logs_in_and_gives_back_its_attempt(
+    captchala_sandbox, alice
+):
     for _ in range(3):
         guess()
     client = Client(REMOTE_ADDR="203.0.113.7")

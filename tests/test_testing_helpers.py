@@ -334,3 +334,14 @@ def test_one_vocabulary_for_both_test_runners(captchala_sandbox):
     data = captchala_sandbox.form_data({"a": "1"})
     assert data["a"] == "1" and data["captchala_token"].startswith("pt_")
     assert captchala_sandbox.token_header()["HTTP_X_CAPTCHALA_TOKEN"].startswith("pt_")
+
+
+def test_the_pytest_fixture_is_the_same_object_as_the_mixins(captchala_sandbox):
+    """One vocabulary, one set of defaults, in both test runners."""
+    from captchala_django.testing import SandboxFixture
+
+    assert isinstance(captchala_sandbox, SandboxFixture)
+    assert captchala_sandbox.mint == captchala_sandbox.mint_pass_token
+    assert captchala_sandbox.set_fault().mode == "error"  # the default fault is an outage
+    captchala_sandbox.clear_faults()
+    assert captchala_sandbox.loader_url.endswith("/captchala-loader.js")  # the server's

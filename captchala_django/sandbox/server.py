@@ -253,7 +253,7 @@ class LiveSandbox:
         self,
         fields: Mapping[str, Any] | None = None,
         *,
-        action: str | None = "login",
+        action: str | None = None,
         token: str | None = None,
     ) -> dict[str, Any]:
         """POST data: ``fields`` plus a pass token (minted for ``action``, unless ``token``
@@ -264,7 +264,7 @@ class LiveSandbox:
         return {**(fields or {}), app_settings.TOKEN_FIELD: value}
 
     def token_header(
-        self, action: str | None = "login", *, token: str | None = None
+        self, action: str | None = None, *, token: str | None = None
     ) -> dict[str, str]:
         """The token as the ``X-CaptchaLa-Token`` header, as test-client keyword arguments:
         ``client.post(url, data, **sandbox.token_header("checkout"))``."""
