@@ -1,3 +1,3 @@
 """CaptchaLa for Django, with durable, race-safe checkpoints."""
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"

@@ -17,9 +17,13 @@ CHECKS: dict[str, str] = {
     "with `DEBUG` off, so `migrate` and `collectstatic` in builds without secrets stay quiet",
     "captchala_django.W006": "`CAPTCHALA_APP_SECRET` missing, likewise",
     "captchala_django.E003": "the sandbox is on while `DEBUG` is off (every command, "
-    "`runserver` and `migrate` included)",
+    "`runserver` and `migrate` included; not in test runs, where Django's runner turns "
+    "`DEBUG` off itself)",
     "captchala_django.W003": "the sandbox is forced on with `DEBUG` off "
     "(`CAPTCHALA_SANDBOX_FORCE`)",
+    "captchala_django.W014": "the sandbox is on but `CAPTCHALA_API_URL`, "
+    "`CAPTCHALA_OFFLINE_API_URL` or `CAPTCHALA_LOADER_URL` still has its default, CaptchaLa's "
+    "own address: offline, every widget and check would fail (not in test runs)",
     "captchala_django.E004": "`CAPTCHALA_TIMEOUT` not in (0, 30]",
     "captchala_django.E005": "`CAPTCHALA_CHECKPOINT_TTL` not in (0, 7 days]",
     "captchala_django.E006": "`CAPTCHALA_ON_PROVIDER_ERROR` not `deny` or `allow`",
@@ -44,7 +48,8 @@ CHECKS: dict[str, str] = {
     "captchala_django.E017": "`CAPTCHALA_UNDER_ATTACK` is not a dict of `auto` (a bool), "
     "`window`, `floor` and `ceiling` (seconds, `floor` not above `ceiling`)",
     "captchala_django.W001": "the checkpoint database is SQLite without `transaction_mode: "
-    "IMMEDIATE`, with `DEBUG` off (a development server rarely has concurrent writers)",
+    "IMMEDIATE`, with `DEBUG` off (a development server rarely has concurrent writers), "
+    "outside test runs",
     "captchala_django.W004": "`CAPTCHALA_API_URL` or `CAPTCHALA_OFFLINE_API_URL` is plain "
     "`http://` to a host that is not loopback while the sandbox is off (the secret travels in "
     "a header)",
@@ -64,7 +69,8 @@ CHECKS: dict[str, str] = {
     "add the middleware)",
     "captchala_django.W012": "`CAPTCHALA_CACHE` is `LocMemCache` or `DummyCache` (each process "
     "counts its own budgets), or `DatabaseCache` or `FileBasedCache` (counts made at once by "
-    "several processes are lost), with `DEBUG` off: name a shared, atomic cache such as Redis",
+    "several processes are lost), with `DEBUG` off and outside test runs: name a shared, "
+    "atomic cache such as Redis",
     "captchala_django.W013": "a form class has a `CaptchaLaField` but takes no `request` "
     "(neither an `AuthenticationForm` nor `CaptchaLaFormMixin`), and `MIDDLEWARE` has neither "
     "`captchala_django.middleware.RequestContextMiddleware` nor django-allauth's "

@@ -1,4 +1,4 @@
-"""System checks. Ids are stable and listed in the README.
+"""System checks. Ids are stable and listed in :mod:`captchala_django.check_catalogue`.
 
 What a setting's value may be is in its spec (:mod:`captchala_django.conf`): ranges, lists
 of values and environment values that do not parse are checked from there
@@ -19,6 +19,13 @@ from django.utils.module_loading import import_string
 
 from .actions import UNMAPPED_ACTION_CHECK_ID, check_server_token_actions
 from .budgets import BUDGET_CACHE_CHECK_ID, check_budget_cache
+from .checks_keys import (
+    check_keys,
+    check_keys_for_deploy,
+    check_sandbox_in_production,
+    check_sandbox_urls,
+    in_a_test_run,
+)
 from .client import CaptchaLaClient
 from .conf import (
     SCOPE_KINDS,
@@ -101,78 +108,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 # ------------------------------------------------------------------ by hand
-
-
-def check_keys(app_configs=None, *, deploy: bool = False, **kwargs) -> list[CheckMessage]:
-    """One message per missing key: an error under ``check --deploy`` (E001/E002); a
-    warning (W005/W006) on the commands of a development site (``DEBUG`` on), so that the
-    check's failures at runtime are not the first sign; nothing with the sandbox on, in a
-    test run, or on a production build without secrets (``DEBUG`` off: ``migrate``,
-    ``collectstatic``). At runtime a check without keys is class ``configuration``."""
-    sandbox = _get("CAPTCHALA_SANDBOX")
-    if sandbox is not UNPARSABLE and sandbox:
-        return []
-    if not deploy and (not settings.DEBUG or _in_a_test_run() or _deploy_run()):
-        return []
-    level = Error if deploy else Warning
-    return [
-        level(
-            f"{name} is not set.",
-            hint=f"Set {name} in your settings or the environment. To develop without "
-            "keys, turn the local sandbox on (CAPTCHALA_SANDBOX = True, with DEBUG on).",
-            id=error_id if deploy else warning_id,
-        )
-        for name, error_id, warning_id in (
-            ("CAPTCHALA_APP_KEY", Codes.KEY_MISSING, Codes.KEY_MISSING_WARNING),
-            ("CAPTCHALA_APP_SECRET", Codes.SECRET_MISSING, Codes.SECRET_MISSING_WARNING),
-        )
-        if not _get(name)
-    ]
-
-
-def _deploy_run() -> bool:
-    """Whether this is ``manage.py check --deploy`` (read from the command line: Django tells
-    a check nothing of it), where the error of the deploy check says it once."""
-    import sys
-
-    return "--deploy" in sys.argv
-
-
-def _in_a_test_run() -> bool:
-    """Whether Django's test environment is set up (``manage.py test``, pytest-django):
-    ``setup_test_environment()`` gives ``django.core.mail`` its ``outbox``."""
-    from django.core import mail
-
-    return hasattr(mail, "outbox")
-
-
-def check_keys_for_deploy(app_configs=None, **kwargs) -> list[CheckMessage]:
-    return check_keys(app_configs, deploy=True, **kwargs)
-
-
-def check_sandbox_in_production(app_configs=None, **kwargs) -> list[CheckMessage]:
-    sandbox = _get("CAPTCHALA_SANDBOX")
-    if sandbox is UNPARSABLE or not sandbox or settings.DEBUG:
-        return []
-    forced = _get("CAPTCHALA_SANDBOX_FORCE")
-    if forced is UNPARSABLE:
-        return []
-    if forced:
-        return [
-            Warning(
-                "The CaptchaLa sandbox is forced on with DEBUG off.",
-                hint="Every visitor can mint pass tokens. Use this only on test servers.",
-                id=Codes.SANDBOX_FORCED,
-            )
-        ]
-    return [
-        Error(
-            "CAPTCHALA_SANDBOX is on while DEBUG is off.",
-            hint="Turn the sandbox off in production, or set CAPTCHALA_SANDBOX_FORCE "
-            "for a test server.",
-            id=Codes.SANDBOX_WITHOUT_DEBUG,
-        )
-    ]
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -288,7 +223,7 @@ def check_sqlite_concurrency(app_configs=None, **kwargs) -> list[CheckMessage]:
 
     from .models import Checkpoint
 
-    if settings.DEBUG:
+    if settings.DEBUG or in_a_test_run():
         return []
     alias = router.db_for_write(Checkpoint)
     connection = connections[alias]
@@ -425,6 +360,7 @@ def _accepted(name: str, value: Any) -> bool:
 
 ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_keys,
+    check_sandbox_urls,
     check_settings,
     check_scope,
     check_widget,

@@ -12,6 +12,14 @@ def ids(messages):
     return [m.id for m in messages]
 
 
+@pytest.fixture
+def outside_a_test_run(monkeypatch):
+    """As ``manage.py check`` on a real site: no test environment set up."""
+    from django.core import mail
+
+    monkeypatch.delattr(mail, "outbox")
+
+
 def test_a_correct_configuration_has_no_messages():
     assert [c() for c in checks.ALL_CHECKS] == [[] for _ in checks.ALL_CHECKS]
 
@@ -39,7 +47,9 @@ def production_like(settings):
     "backend",
     ["locmem.LocMemCache", "dummy.DummyCache", "db.DatabaseCache", "filebased.FileBasedCache"],
 )
-def test_a_per_process_budget_cache_warns_and_names_a_shared_one(settings, backend):
+def test_a_per_process_budget_cache_warns_and_names_a_shared_one(
+    settings, backend, outside_a_test_run
+):
     settings.CACHES = {"default": {"BACKEND": f"django.core.cache.backends.{backend}"}}
     settings.CAPTCHALA_CACHE = "default"
     messages = checks.check_budget_cache()
@@ -105,7 +115,7 @@ def test_missing_keys_let_build_steps_run_but_fail_the_deploy_check(settings):
         call_command("check", "--deploy", tags=["captchala_django"])
 
 
-def test_sandbox_without_debug_is_a_deploy_error(settings):
+def test_sandbox_without_debug_is_a_deploy_error(settings, outside_a_test_run):
     settings.DEBUG = False
     settings.CAPTCHALA_SANDBOX = True
     assert ids(checks.check_sandbox_in_production()) == ["captchala_django.E003"]
@@ -115,7 +125,7 @@ def test_sandbox_without_debug_is_a_deploy_error(settings):
     assert checks.check_sandbox_in_production() == []
 
 
-def test_sandbox_check_runs_without_deploy(settings):
+def test_sandbox_check_runs_without_deploy(settings, outside_a_test_run):
     settings.DEBUG = False
     settings.CAPTCHALA_SANDBOX = True
     found = run_checks(tags=["captchala_django"])
@@ -124,7 +134,7 @@ def test_sandbox_check_runs_without_deploy(settings):
         call_command("check")
 
 
-def test_sandbox_check_is_tagged_security(settings):
+def test_sandbox_check_is_tagged_security(settings, outside_a_test_run):
     settings.DEBUG = False
     settings.CAPTCHALA_SANDBOX = True
     assert "captchala_django.E003" in ids(run_checks(tags=["security"]))
@@ -222,7 +232,7 @@ def test_unparsable_environment_is_e009(settings, monkeypatch):
     assert ids(checks.check_settings()) == ["captchala_django.E009"]
 
 
-def test_sqlite_without_immediate_transactions_warns(monkeypatch, settings):
+def test_sqlite_without_immediate_transactions_warns(monkeypatch, settings, outside_a_test_run):
     from django.db import connection
 
     settings.DEBUG = False
@@ -339,3 +349,32 @@ def test_manage_py_check_deploy_says_each_missing_key_once_even_with_debug_on(
     monkeypatch.setattr(sys, "argv", ["manage.py", "check", "--deploy"])
     found = checks.check_keys() + checks.check_keys_for_deploy()
     assert ids(found) == ["captchala_django.E001", "captchala_django.E002"]
+
+
+def test_a_test_run_hears_none_of_the_production_checks(settings):
+    """Django's test runner turns DEBUG off itself: E003, W001 and W012 would fail or
+    clutter every ``manage.py test`` of a site developing with the sandbox."""
+    settings.DEBUG = False
+    settings.CAPTCHALA_SANDBOX = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    found = {m.id for m in run_checks(tags=None) if m.id and m.id.startswith("captchala_django")}
+    assert found == set()
+
+
+def test_a_sandbox_the_site_does_not_talk_to_is_w014(settings, outside_a_test_run):
+    settings.DEBUG = True
+    settings.CAPTCHALA_SANDBOX = True
+    for name in ("CAPTCHALA_API_URL", "CAPTCHALA_OFFLINE_API_URL", "CAPTCHALA_LOADER_URL"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    (message,) = checks.check_sandbox_urls()
+    assert message.id == "captchala_django.W014"
+    assert "CAPTCHALA_API_URL" in message.msg and "/captchala-sandbox/api/validate" in message.hint
+    base = "http://127.0.0.1:8000/captchala-sandbox"
+    settings.CAPTCHALA_API_URL = base
+    settings.CAPTCHALA_OFFLINE_API_URL = base + "/api/validate"
+    settings.CAPTCHALA_LOADER_URL = base + "/captchala-loader.js"
+    assert checks.check_sandbox_urls() == []
+    settings.CAPTCHALA_SANDBOX = False  # off: nothing to say
+    del settings.CAPTCHALA_API_URL
+    assert checks.check_sandbox_urls() == []

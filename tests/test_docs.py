@@ -29,7 +29,7 @@ DOCUMENTS = [*(ROOT / n for n in INCLUDED), *(p for p in PAGES if "_build" not i
 FENCE = re.compile(
     r"^(?P<fence>`{3,}|:{3,})(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=fence)\s*$", re.S | re.M
 )
-MARK = re.compile(r"<!-- (recipe|quickstart|commands)(?:: (\S+))? -->\s*$")
+MARK = re.compile(r"<!-- (recipe|quickstart|quickstart-offline|commands)(?:: (\S+))? -->\s*$")
 #: Where a recipe may come from: files the test suite imports, runs or reads.
 RUN_BY_THE_SUITE = ("tests/", "example_project/", "captchala_django/", "bench/", "scripts/")
 
@@ -140,7 +140,7 @@ def test_every_code_block_comes_from_a_tested_file(item):
         source = ROOT / argument
         assert source.is_file(), f"{where}: {argument} does not exist"
         assert lines_in_order(body, source.read_text()) == [], f"{where}: drifted from {argument}"
-    elif kind == "quickstart":
+    elif kind in ("quickstart", "quickstart-offline"):
         assert path.name in ("README.md", "quickstart.md"), where
     else:
         problems = [p for p in map(command_problem, body.splitlines()) if p]

@@ -76,3 +76,76 @@ def test_the_forms_and_views_import_and_the_urls_resolve(project):
     shell = run(project, "shell", "-c", code)
     assert shell.returncode == 0, shell.stderr
     assert shell.stdout.strip().splitlines()[-1] == "/captchala/server-token/"
+
+
+OFFLINE = re.compile(r"<!-- quickstart-offline: (\S+) -->\n```\w*\n(.*?)```", re.S)
+
+
+@pytest.fixture(scope="module")
+def offline_project(tmp_path_factory) -> tuple[Path, int]:
+    """The Quickstart, then its offline blocks; the only edit is the port runserver got."""
+    from tests.helpers import free_port
+
+    where = tmp_path_factory.mktemp("offline")
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "mysite", str(where)],
+        check=True,
+        timeout=60,
+    )
+    port = free_port()
+    for name, code in [*blocks(), *OFFLINE.findall((ROOT / "README.md").read_text())]:
+        path = where / "mysite" / name
+        existing = path.read_text() if path.exists() else ""
+        path.write_text(existing + "\n" + code.replace("127.0.0.1:8000", f"127.0.0.1:{port}"))
+    return where, port
+
+
+def test_the_offline_blocks_quiet_every_check(offline_project):
+    project, _ = offline_project
+    assert [name for name, _ in OFFLINE.findall((ROOT / "README.md").read_text())] == [
+        "settings.py",
+        "urls.py",
+    ]
+    checked = run(project, "check")
+    assert checked.returncode == 0, checked.stderr
+    assert "captchala_django" not in checked.stderr + checked.stdout
+
+
+def test_offline_a_token_solved_at_the_sandbox_is_valid(offline_project):
+    """runserver serves the sandbox; the site's client validates a token minted there."""
+    import json
+    import urllib.request
+
+    project, port = offline_project
+    assert run(project, "migrate", "-v0").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in server.stdout:  # runserver prints this once it listens
+            if "Quit the server with" in line:
+                break
+        mint = urllib.request.Request(
+            f"http://127.0.0.1:{port}/captchala-sandbox/sandbox/mint",
+            data=json.dumps({"action": "login"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(mint, timeout=30) as reply:  # noqa: S310 (loopback)
+            token = json.load(reply)["data"]["token"]
+        code = (
+            "from captchala_django.client import CaptchaLaClient; "
+            f"print(CaptchaLaClient().validate({token!r}, None, action='login').valid)"
+        )
+        shell = run(project, "shell", "-c", code)
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.strip().splitlines()[-1] == "True"
+    finally:
+        server.terminate()
+        server.wait(10)

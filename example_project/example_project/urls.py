@@ -1,9 +1,9 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from captchala_django.admin_login import protect_admin_login
+from captchala_django.conf import app_settings
 from demo import dynamic, views
 from demo.forms import LoginForm
 
@@ -46,7 +46,9 @@ urlpatterns = [
     path("captchala/", include("captchala_django.urls")),
 ]
 
-if settings.CAPTCHALA_SANDBOX:
+# The sandbox's URLs answer 404 unless the sandbox is on (with DEBUG on): the demo also
+# leaves its panel out then. app_settings reads the setting, else the environment.
+if app_settings.SANDBOX:
     urlpatterns += [
         path("captchala-sandbox/", include("captchala_django.sandbox.urls")),
         path("sandbox/", views.sandbox_panel, name="sandbox-panel"),
