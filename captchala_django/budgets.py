@@ -47,6 +47,7 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from . import observe
 from .checks_keys import in_a_test_run
 from .conf import app_settings, get_setting
 from .exceptions import (
@@ -261,10 +262,12 @@ def spend_issue(request: HttpRequest) -> None:
             for c, limit in counters
         ]
     except _CacheDown:
+        observe.budget_refused("server_token")
         raise BudgetUnavailable(WINDOW, "the budget cache is unavailable") from None
     over = [(n, limit) for n, limit in spent if n > limit]
     if not over:
         return
+    observe.budget_refused("server_token")
     if all(n - 1 <= limit for n, limit in spent):  # the first refusal, not every refused call
         logger.warning(
             "server-token budget of %s a minute used up by one client; "
@@ -324,6 +327,7 @@ def reserve_validate(
             continue
         reservation.settle(keep=False)
         first = _counted(counter.first_refusal, False, local_when_down=True)
+        observe.budget_refused("validate")
         raise ValidateBudgetExceeded(retry_after(counter.now), first)
     return reservation
 

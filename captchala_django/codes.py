@@ -38,6 +38,8 @@ class Code(StrEnum):
     MISSING_TOKEN = "missing_token"
     TOKEN_TOO_LONG = "token_too_long"
     MALFORMED_TOKEN = "malformed_token"
+    #: The request carried several tokens (a field twice, or a field and the header).
+    SEVERAL_TOKENS = "several_tokens"
     # Refused for what the ledger knows.
     TOKEN_REPLAYED = "token_replayed"
     TOKEN_REUSED = "token_reused"
@@ -83,6 +85,8 @@ MEANING: dict[Code, str] = {
     Code.TOKEN_TOO_LONG: "the token is over 4 KiB: refused without a provider call",
     Code.MALFORMED_TOKEN: "the token has a character that is not printable ASCII (a space "
     "included): refused without a provider call",
+    Code.SEVERAL_TOKENS: "the request carried several tokens (a field twice, or a field and "
+    "the header): refused without a provider call",
     Code.TOKEN_REPLAYED: "the token was claimed for another scope (or another submission)",
     Code.TOKEN_REUSED: "the token was claimed before for this scope and can no longer be a "
     "retry: past `CAPTCHALA_RETRY_WINDOW`, or its checkpoint was reset or expired",

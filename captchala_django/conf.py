@@ -291,6 +291,10 @@ _SPECS = [
             "token and `captchala_ping` (error E014 when it names neither); override its "
             "`create_session()` to add a proxy, a CA bundle, retries or instrumentation",
             check=ByHand("captchala_django.E014", "check_client")),
+    Setting("CAPTCHALA_METRICS", "bool", True,
+            "Prometheus metrics and OpenTelemetry spans of every check, when "
+            "`prometheus-client` or `opentelemetry-api` is installed (extras `prometheus`, "
+            "`opentelemetry`); `False`: neither, whatever is installed"),
 ]
 # fmt: on
 SETTINGS: dict[str, Setting] = {s.name: s for s in _SPECS}

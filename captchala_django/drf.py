@@ -155,7 +155,13 @@ class CaptchaLaTokenField(serializers.CharField):
         else:
             # This submission's own token, every time: a pass covers one submission.
             outcome = verify_and_record(
-                request, token, self.scope, self.action, reuse=False, max_risk=self.max_risk
+                request,
+                token,
+                self.scope,
+                self.action,
+                reuse=False,
+                max_risk=self.max_risk,
+                door="serializer",
             )
             if not outcome.allowed:
                 setattr(request, _ITEM_FAILED, True)
@@ -187,6 +193,7 @@ class CheckpointRequired(BasePermission):
             ttl=getattr(view, "captchala_ttl", None),
             action=getattr(view, "captchala_action", None),
             max_risk=getattr(view, "captchala_max_risk", None),
+            door="drf",
         )
         ruling = guard.evaluate(request, options, lambda: request.data)
         if ruling.kind == guard.ALLOW:

@@ -252,6 +252,7 @@ class CaptchaLaField(forms.Field):
             reuse=False,
             max_risk=self.max_risk,
             staff_skip=self._staff_may_skip(form),
+            door="form",
         )
         kept[id(self)] = (request, value, outcome)
         if not outcome.allowed:

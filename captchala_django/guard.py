@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
+from . import observe
 from .checkpoints import (
     RATE_LIMITED,
     Outcome,
@@ -27,6 +28,7 @@ from .checkpoints import (
     verify_and_record,
 )
 from .codes import Code
+from .models import FailureClass
 from .scopes import ScopeArg
 from .tokens import read_token, request_tokens
 
@@ -78,6 +80,8 @@ class Options:
     action: str | None = None
     #: Deny a valid verdict whose risk score is above this (default: ``CAPTCHALA_MAX_RISK``).
     max_risk: int | None = None
+    #: The front door's name in the metrics.
+    door: str = "decorator"
 
     def guards(self, method: str | None) -> bool:
         return is_guarded(method, self.methods)
@@ -121,14 +125,14 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Ruling:
     if passed is not None:
         if not claim_shown(request, request_tokens(request, body()), options.scope):
             request.captchala = RATE_LIMITED
-            return Ruling(LIMITED, request.captchala)
+            return _counted(request, options, Ruling(LIMITED, request.captchala))
         request.captchala = Outcome(allowed=True, checkpoint=passed, code=Code.CHECKPOINT_PASSED)
-        return Ruling(ALLOW, request.captchala)
+        return _counted(request, options, Ruling(ALLOW, request.captchala))
     read = read_token(request, body())
     if read.conflict:
-        return Ruling(CHALLENGE, conflict=True)
+        return _counted(request, options, Ruling(CHALLENGE, conflict=True), Code.SEVERAL_TOKENS)
     if read.token is None and not skips_check(request):
-        return Ruling(CHALLENGE)
+        return _counted(request, options, Ruling(CHALLENGE), Code.MISSING_TOKEN)
     outcome = verify_and_record(
         request,
         read.token,
@@ -137,6 +141,7 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Ruling:
         ttl=options.ttl,
         fast_path=False,
         max_risk=options.max_risk,
+        door=options.door,
     )
     request.captchala = outcome
     if outcome.allowed:
@@ -146,3 +151,12 @@ def evaluate(request: Any, options: Options, body: Callable[[], Any]) -> Ruling:
     if outcome.retry_later:
         return Ruling(UNAVAILABLE, outcome)
     return Ruling(CHALLENGE, outcome)
+
+
+def _counted(request: Any, options: Options, ruling: Ruling, code: str = "") -> Ruling:
+    """A ruling made without a check (a pass, no token, several): in the metrics too."""
+    outcome = ruling.outcome or Outcome(
+        allowed=False, failure_class=FailureClass.VALIDATION, code=code
+    )
+    observe.decision(options.door, observe.route_label(request), outcome)
+    return ruling

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
 
+from . import observe
 from .checkpoints import counters
 from .checkpoints.attempt import STEP_UP_NOTE
 from .conf import SETTINGS, Fields, app_settings
@@ -117,6 +118,14 @@ class Attempt:
         """The address or the session counted so far is over its threshold."""
         username = CountedBy.USERNAME.value
         return any(self.counts.get((k, d), 0) > n for k, d, n in self.keys if k != username)
+
+    def reason(self) -> str:
+        """What asked for the check, as a metric's label: ``username``, ``address,username``,
+        ``under_attack``, ``also``, ``unknown``, or ``below`` (nothing did)."""
+        if self.unknown or self.under_attack or self.asked:
+            return "unknown" if self.unknown else "under_attack" if self.under_attack else "also"
+        over = sorted({k for k, d, n in self.keys if self.counts[(k, d)] > n})
+        return ",".join(over) or "below"
 
     def why(self) -> str:
         """What asked for the check, for its record: ``step-up: username 4 > 3``."""
@@ -210,6 +219,7 @@ def count_attempt(
     setattr(request, ATTEMPT_ATTRIBUTE, attempt)
     if attempt.needed:
         setattr(request, STEP_UP_NOTE, attempt.why())  # on the check's record
+    observe.step_up(attempt.needed, attempt.reason())
     return attempt
 
 

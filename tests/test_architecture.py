@@ -34,6 +34,10 @@ LAYERS: list[tuple[str, ...]] = [
         "captchala_django.tokens",
         "captchala_django.scopes",
         "captchala_django.request_context",
+        # Metrics and traces: called from every layer, importing only the libraries.
+        "captchala_django.observe",
+        "captchala_django.contrib.prometheus",
+        "captchala_django.contrib.opentelemetry",
     ),
     # The provider: its client, and the local emulator of it.
     (

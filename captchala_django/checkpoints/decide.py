@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from django.db import DatabaseError, transaction
 
+from .. import observe
 from ..client import ValidationResult
 from ..codes import Code
 from ..conf import app_settings
@@ -66,7 +67,8 @@ def finish(
         if att.scope.anonymous:
             return _this_submission_only(att, claim, outcome)
     try:
-        outcome = replace(outcome, checkpoint=persist(att, claim, outcome))
+        with observe.phase("write"):
+            outcome = replace(outcome, checkpoint=persist(att, claim, outcome))
     except PersistenceError as exc:
         outcome = _persistence_failed(att, claim, outcome, exc)
     return decided(att, outcome, error)

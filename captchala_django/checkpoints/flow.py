@@ -79,7 +79,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import budgets
+from .. import budgets, observe
 from ..client import ValidationResult, get_client
 from ..codes import Code
 from ..conf import app_settings
@@ -129,6 +129,7 @@ def verify_and_record(
     reuse: bool = True,
     max_risk: int | None = None,
     staff_skip: bool = True,
+    door: str = "api",
 ) -> Outcome:
     """Check ``pass_token`` for the request's scope and record the outcome.
 
@@ -140,9 +141,19 @@ def verify_and_record(
     through is a ``replay``. ``max_risk`` (default ``CAPTCHALA_MAX_RISK``) denies a
     valid verdict whose ``risk_score`` is above it, as ``risk_too_high``.
     ``staff_skip=False`` checks a staff user too (a login form: the session's user is not
-    the account being logged in to).
+    the account being logged in to). ``door`` names the front door in the metrics.
     """
     att = Attempt.of(request, scope, action, ttl, route, reuse, max_risk)
+    shown = observe.route_label(request)
+    with observe.phase("check", door=door, route=shown, action=action or "") as check:
+        outcome = _check(att, pass_token, fast_path, staff_skip)
+        check.set(scope_kind=att.scope.kind, **observe.outcome_labels(outcome))
+    observe.decision(door, shown, outcome)
+    return outcome
+
+
+def _check(att: Attempt, pass_token: str | None, fast_path: bool, staff_skip: bool) -> Outcome:
+    request = att.request
     if staff_skip and skips_check(request):
         return note(att, Outcome(allowed=True, code=Code.STAFF_SKIP), EventKind.STAFF_SKIP)
     # 1. A token that cannot be one is refused at once.
@@ -158,10 +169,10 @@ def verify_and_record(
     except ConfigurationError as exc:
         return finish(att, NO_CLAIM, FailureClass.CONFIGURATION, code=Code.CONFIGURATION, error=exc)
     # 2-3. The scope's pass, else the claim, may answer without the provider.
-    answered, claim = _fast_path_and_claim(att, fast_path and reuse and not att.scope.anonymous)
+    answered, claim = _fast_path_and_claim(att, fast_path and att.reuse and not att.scope.anonymous)
     if answered is not None:
         return answered
-    with waiting.in_flight(att):
+    with waiting.in_flight(att), observe.claim_in_flight():
         # Only once the claim is ours, so that duplicates of one submission (answered by
         # the ledger) never spend the budget; a refused token's claim is released.
         try:
@@ -191,14 +202,18 @@ def _fast_path_and_claim(att: Attempt, fast_path: bool) -> tuple[Outcome | None,
     when either answers instead of the provider, and the claim to go on with."""
     dialect = strategy(att.db)
     if fast_path and dialect == "postgresql":
-        claim = ledger.claim_unless_passed(att)  # claims the token as seen when a pass answers
+        with observe.phase("claim"):  # claims the token as seen when a pass answers
+            claim = ledger.claim_unless_passed(att)
         passed = claim.passed
         # Only a new claim costs budget (the same token shown again makes no row).
         new = claim.held is ledger.Held.OURS
         within = passed is None or not new or seen_within_budget(att, dialect, True)
     else:
         passed = _fast_path(att) if fast_path else None
-        claim = NO_CLAIM if passed is not None else ledger.claim(att, dialect)
+        claim = NO_CLAIM
+        if passed is None:
+            with observe.phase("claim"):
+                claim = ledger.claim(att, dialect)
         within = passed is None or seen_within_budget(att, dialect)
     if not within:
         return decided(att, RATE_LIMITED), NO_CLAIM
@@ -238,7 +253,8 @@ def _verify(att: Attempt, claim: Claim, token: str) -> Outcome:
     """Ask the provider (no transaction open) and turn the reply into an outcome."""
     att.note(sent_at=timezone.now())
     try:
-        result = get_client().validate(token, att.client_ip, action=att.action)
+        with observe.phase("provider"):
+            result = get_client().validate(token, att.client_ip, action=att.action)
     except (ConfigurationError, ProviderUnavailable, ProviderResponseError) as exc:
         return _no_verdict(att, claim, exc)
     att.note(
