@@ -63,3 +63,11 @@ else:
         path("api/transfer/", api.TransferAPI.as_view(), name="api-transfer"),
         path("api/comments/", api.CommentAPI.as_view(), name="api-comments"),
     ]
+
+try:
+    from captchala_django.contrib.prometheus import metrics_view
+except ImportError:  # prometheus-client is not installed: no metrics endpoint
+    pass
+else:
+    # In production, serve it where only the scraper reaches it (it names routes and counts).
+    urlpatterns += [path("metrics/", metrics_view, name="metrics")]
