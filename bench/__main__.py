@@ -19,6 +19,7 @@ from bench import (  # noqa: E402
     bench_client,
     bench_dashboard,
     bench_decorator,
+    bench_metrics,
 )
 
 BENCHES = [
@@ -28,6 +29,7 @@ BENCHES = [
     bench_cleanup,
     bench_bot_rows,
     bench_dashboard,
+    bench_metrics,
 ]
 
 

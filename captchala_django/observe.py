@@ -34,8 +34,13 @@ class Backend(Protocol):
 
     def decision(self, labels: dict[str, str]) -> None: ...
 
-    def phase(self, name: str, attributes: dict[str, str]) -> Any:
-        """A context manager around the phase; its value has ``set(**attributes)``."""
+    def start(self, name: str, attributes: dict[str, str]) -> Any:
+        """A phase begins: what :meth:`end` and :meth:`annotate` are given back."""
+
+    def annotate(self, started: Any, attributes: dict[str, str]) -> None:
+        """Attributes of a phase that are known only once it ran (a check's decision)."""
+
+    def end(self, started: Any) -> None: ...
 
     def budget_refused(self, budget: str) -> None: ...
 
@@ -120,38 +125,45 @@ def decision(door: str, route: str, outcome: Any) -> None:
 
 
 class _Phase:
-    """The attributes of a phase, set while it runs (a check's decision, once known)."""
+    """A timed, traced phase: ``with phase("write"): ...``. A plain class rather than a
+    generator, since it runs four times a check."""
 
-    def __init__(self, spans: list[Any]) -> None:
-        self.spans = spans
+    __slots__ = ("name", "attributes", "started")
 
-    def set(self, **attributes: Any) -> None:
-        for span in self.spans:
-            span.set(**{k: str(v) for k, v in attributes.items() if v is not None})
+    def __init__(self, name: str, attributes: dict[str, str]) -> None:
+        self.name, self.attributes = name, attributes
+        self.started: list[tuple[Backend, Any]] = []
 
-
-@contextmanager
-def phase(name: str, **attributes: str) -> Iterator[_Phase]:
-    """Time ``name`` (one of :data:`PHASES`) and trace it as a span."""
-    if not backends():
-        yield _Phase([])
-        return
-    entered, spans = [], []
-    for backend in list(backends()):
-        try:
-            manager = backend.phase(name, attributes)
-            spans.append(manager.__enter__())
-            entered.append((backend, manager))
-        except Exception:
-            _drop(backend)
-    try:
-        yield _Phase(spans)
-    finally:
-        for backend, manager in reversed(entered):
+    def __enter__(self) -> _Phase:
+        for backend in backends():
             try:
-                manager.__exit__(None, None, None)
+                self.started.append((backend, backend.start(self.name, self.attributes)))
             except Exception:
                 _drop(backend)
+        return self
+
+    def set(self, **attributes: Any) -> None:
+        """Attributes known once the phase ran; ``None`` values are left out."""
+        if not self.started:
+            return
+        shown = {k: str(v) for k, v in attributes.items() if v is not None}
+        for backend, started in self.started:
+            try:
+                backend.annotate(started, shown)
+            except Exception:
+                _drop(backend)
+
+    def __exit__(self, *exc: object) -> None:
+        for backend, started in reversed(self.started):
+            try:
+                backend.end(started)
+            except Exception:
+                _drop(backend)
+
+
+def phase(name: str, **attributes: str) -> _Phase:
+    """Time ``name`` (one of :data:`PHASES`) and trace it as a span."""
+    return _Phase(name, attributes)
 
 
 def budget_refused(budget: str) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 import requests
 
-from . import bots, clients, faults, invariants, mutants, processes, services
+from . import bots, clients, faults, invariants, metrics, mutants, processes, services
 
 TIMEOUT = 2.0
 CLAIM_MARGIN = 2.0
@@ -189,6 +189,17 @@ def _cleanup_figures(svc: services.Services, direct: str, report: invariants.Rep
         )
 
 
+def _metrics_figures(svc: services.Services, report: invariants.Report) -> None:
+    """What the workers' metrics counted (the PgBouncer restart's persistence failures are
+    there, where the database could not record them)."""
+    try:
+        lines = metrics.figures(svc.url("gunicorn") + "/metrics/")
+    except Exception as exc:  # the metrics are a report, not an invariant
+        lines = [f"metrics: not scraped ({type(exc).__name__}: {exc})"]
+    for line in lines:
+        report.figure(line)
+
+
 def _print(report: invariants.Report, began: float, workdir: Path, keep: bool) -> None:
     """The figures, the violations, the wall time, then the summary line (last)."""
     for line in report.figures:
@@ -228,6 +239,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         for line in probes:
             report.figure(line)
         _cleanup_figures(svc, direct, report)
+        _metrics_figures(svc, report)
         _print(report, began, workdir, args.keep)
         return 1 if report.violations else 0
     finally:

@@ -260,7 +260,10 @@ class Services:
             CAPTCHALA_LOADER_URL=sandbox + "/captchala-loader.js",
             CAPTCHALA_TIMEOUT="2",
             CAPTCHALA_CLAIM_ABANDONED_AFTER="5",
+            # Every worker's metrics in one directory: /metrics/ merges them.
+            PROMETHEUS_MULTIPROC_DIR=str(self.workdir / "prometheus"),
         )
+        (self.workdir / "prometheus").mkdir(exist_ok=True)
         return env
 
     def manage(self, *args: str, database_url: str) -> subprocess.CompletedProcess:
@@ -308,6 +311,7 @@ class Services:
             "logconfig_dict['formatters'].update(_ours['formatters'])\n"
             "logconfig_dict['handlers'].update(_ours['handlers'])\n"
             "logconfig_dict['root'] = _ours['root']\n"
+            "from captchala_django.contrib.prometheus import child_exit  # noqa: F401\n"
         )
         proc = self._popen(
             "gunicorn",

@@ -13,37 +13,33 @@ client address.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextvars import Token
 
-from opentelemetry import trace
+from opentelemetry import context, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span
 
 tracer = trace.get_tracer("captchala_django")
 
 
-class _Span:
-    def __init__(self, span: Any) -> None:
-        self.span = span
-
-    def set(self, **attributes: str) -> None:
-        for key, value in attributes.items():
-            self.span.set_attribute(f"captchala.{key}", value)
-
-
 class Traces:
-    """The backend :mod:`captchala_django.observe` calls: spans only, no counts."""
+    """The backend :mod:`captchala_django.observe` calls: spans, and events on them."""
 
     def decision(self, labels: dict[str, str]) -> None:
-        span = trace.get_current_span()
-        if span.is_recording():
-            span.add_event("captchala.decision", {f"captchala.{k}": v for k, v in labels.items()})
+        pass  # the check's span carries its decision (see annotate)
 
-    @contextmanager
-    def phase(self, name: str, attributes: dict[str, str]) -> Iterator[_Span]:
+    def start(self, name: str, attributes: dict[str, str]) -> tuple[Span, Token[Context]]:
         shown = {f"captchala.{k}": v for k, v in attributes.items()}
-        with tracer.start_as_current_span(f"captchala.{name}", attributes=shown) as span:
-            yield _Span(span)
+        span = tracer.start_span(f"captchala.{name}", attributes=shown)
+        return span, context.attach(trace.set_span_in_context(span))
+
+    def annotate(self, started: tuple[Span, Token[Context]], attributes: dict[str, str]) -> None:
+        started[0].set_attributes({f"captchala.{k}": v for k, v in attributes.items()})
+
+    def end(self, started: tuple[Span, Token[Context]]) -> None:
+        span, token = started
+        context.detach(token)
+        span.end()
 
     def budget_refused(self, budget: str) -> None:
         span = trace.get_current_span()
@@ -53,7 +49,10 @@ class Traces:
     def step_up(self, needed: bool, reason: str) -> None:
         span = trace.get_current_span()
         if span.is_recording():
-            attributes = {"captchala.needed": needed, "captchala.reason": reason}
+            attributes: dict[str, bool | str] = {
+                "captchala.needed": needed,
+                "captchala.reason": reason,
+            }
             span.add_event("captchala.step_up", attributes)
 
     def in_flight(self, delta: int) -> None:

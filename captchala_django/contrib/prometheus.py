@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -68,32 +66,40 @@ CLAIMS_IN_FLIGHT = Gauge(
 )
 
 
-class _Timed:
-    """What a phase yields: a Prometheus phase has no attributes to set."""
-
-    def set(self, **attributes: str) -> None:
-        pass
+#: The histogram's child per phase, looked up once (``labels()`` takes a lock each call).
+_PHASES: dict[str, Any] = {}
 
 
 class Metrics:
     """The backend :mod:`captchala_django.observe` calls."""
 
     def decision(self, labels: dict[str, str]) -> None:
-        DECISIONS.labels(**labels).inc()
+        DECISIONS.labels(
+            labels["door"],
+            labels["route"],
+            labels["decision"],
+            labels["code"],
+            labels["failure_class"],
+        ).inc()
 
-    @contextmanager
-    def phase(self, name: str, attributes: dict[str, str]) -> Iterator[_Timed]:
-        began = time.perf_counter()
-        try:
-            yield _Timed()
-        finally:
-            PHASE_SECONDS.labels(phase=name).observe(time.perf_counter() - began)
+    def start(self, name: str, attributes: dict[str, str]) -> tuple[str, float]:
+        return name, time.perf_counter()
+
+    def annotate(self, started: tuple[str, float], attributes: dict[str, str]) -> None:
+        pass
+
+    def end(self, started: tuple[str, float]) -> None:
+        name, began = started
+        child = _PHASES.get(name)
+        if child is None:
+            child = _PHASES[name] = PHASE_SECONDS.labels(name)
+        child.observe(time.perf_counter() - began)
 
     def budget_refused(self, budget: str) -> None:
-        BUDGET_REFUSALS.labels(budget=budget).inc()
+        BUDGET_REFUSALS.labels(budget).inc()
 
     def step_up(self, needed: bool, reason: str) -> None:
-        STEP_UP.labels(needed=str(needed).lower(), reason=reason).inc()
+        STEP_UP.labels(str(needed).lower(), reason).inc()
 
     def in_flight(self, delta: int) -> None:
         CLAIMS_IN_FLIGHT.inc(delta)
