@@ -47,6 +47,10 @@ CHECKS: dict[str, str] = {
     "`session` (each a positive whole number or `None`) and `window` (seconds)",
     "captchala_django.E017": "`CAPTCHALA_UNDER_ATTACK` is not a dict of `auto` (a bool), "
     "`window`, `floor` and `ceiling` (seconds, `floor` not above `ceiling`)",
+    "captchala_django.E018": "`CAPTCHALA_ADDRESS_STORAGE` is not one of `full`, "
+    "`truncated`, `hashed`, `none`",
+    "captchala_django.E019": "`CAPTCHALA_RETENTION` is not a dict of `records` (seconds, at "
+    "least 3600) and `counters` (seconds, 0 or more)",
     "captchala_django.W001": "the checkpoint database is SQLite without `transaction_mode: "
     "IMMEDIATE`, with `DEBUG` off (a development server rarely has concurrent writers), "
     "outside test runs",

@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from .checkpoints import db_alias
+from .conf import app_settings
 from .models import AttemptCount, Checkpoint, CheckpointEvent, PassToken
 
 
@@ -38,18 +39,26 @@ class CleanupResult:
 def cleanup(
     *,
     batch_size: int = 1000,
-    older_than: timedelta = timedelta(days=30),
+    older_than: timedelta | None = None,
     dry_run: bool = False,
     progress: Callable[[CleanupResult], None] | None = None,
 ) -> CleanupResult:
     """Delete expired checkpoints (with their events), old events and expired ledger rows.
+
+    ``older_than`` (default ``CAPTCHALA_RETENTION["records"]``, 30 days) is the age of the
+    records deleted; attempt counts go ``CAPTCHALA_RETENTION["counters"]`` seconds after
+    their window ended, ledger rows when they expire (``CAPTCHALA_LEDGER_TTL``).
 
     Works in primary-key batches in a stable order, one short transaction each,
     so it is safe while traffic writes: each ``DELETE`` re-checks its condition,
     so a checkpoint passed again since the batch was chosen is kept. ``progress``
     is called with the running :class:`CleanupResult` after every batch.
     """
-    cleaner = _Cleaner(batch_size, older_than, dry_run, progress)
+    retention = {"records": 2592000, "counters": 0, **(app_settings.RETENTION or {})}
+    if older_than is None:
+        older_than = timedelta(seconds=retention["records"])
+    counters_after = timedelta(seconds=retention["counters"])
+    cleaner = _Cleaner(batch_size, older_than, dry_run, progress, counters_after)
     if dry_run:
         cleaner.count()
     else:
@@ -60,7 +69,7 @@ def cleanup(
 class _Cleaner:
     """One run: the conditions, the running result, and the timed statements."""
 
-    def __init__(self, batch_size, older_than, dry_run, progress):
+    def __init__(self, batch_size, older_than, dry_run, progress, counters_after):
         self.db = db_alias()
         self.batch_size = batch_size
         self.progress = progress
@@ -76,7 +85,7 @@ class _Cleaner:
         self.ev_cond, self.ev_params = "created_at < %s", [adapt(now - older_than)]
         self.pt_cond, self.pt_params = "expires_at < %s", [adapt(now)]
         self.ac = AttemptCount._meta.db_table
-        self.ac_cond, self.ac_params = "window_ends < %s", [adapt(now)]
+        self.ac_cond, self.ac_params = "window_ends < %s", [adapt(now - counters_after)]
 
     def timed(self, cursor, sql: str, params: list) -> None:
         started = time.monotonic()

@@ -205,7 +205,7 @@ class CaptchaLaClient:
     ) -> ServerToken:
         """Issue a server token for one widget render of ``action``."""
         payload: dict[str, Any] = {"action": action}
-        if binding_ip:
+        if binding_ip and self.send_client_ip:  # CAPTCHALA_SEND_CLIENT_IP covers both calls
             payload["binding_ip"] = binding_ip
         if ttl is not None:
             payload["ttl"] = int(ttl)

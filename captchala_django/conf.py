@@ -127,6 +127,9 @@ class Fields:
 #: A count of attempts (or None: not counted), and a duration in seconds.
 _COUNT = Range("", 1, 10**6, whole=True, optional=True, low_included=True)
 _SECONDS = Range("", 1, MAX_TTL, whole=True, low_included=True)
+#: Retention: records at least an hour (a retry and its answer), at most ten years.
+_RETAINED = Range("", 3600, 10 * 365 * 86400, whole=True, low_included=True)
+_AFTER = Range("", 0, 10 * 365 * 86400, whole=True, low_included=True)
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,9 @@ _SPECS = [
             "serve the sandbox with `DEBUG` off too, on a test server (warning W003)"),
     Setting("CAPTCHALA_TOKEN_FIELD", "str", "captchala_token",
             "POST field carrying the pass token"),
-    Setting("CAPTCHALA_SEND_CLIENT_IP", "bool", True, "send `client_ip` to `/v1/validate`"),
+    Setting("CAPTCHALA_SEND_CLIENT_IP", "bool", True,
+            "send the client's address to CaptchaLa (`client_ip` of a validate call, "
+            "`binding_ip` of a server token)"),
     Setting("CAPTCHALA_ACCEPT_DEGRADED", "bool", False,
             "accept `degraded` verdicts (quota exhausted), under the rules of a valid one: "
             "the action (and `CAPTCHALA_REQUIRE_ACTION`) and the risk threshold"),
@@ -291,6 +296,18 @@ _SPECS = [
             "token and `captchala_ping` (error E014 when it names neither); override its "
             "`create_session()` to add a proxy, a CA bundle, retries or instrumentation",
             check=ByHand("captchala_django.E014", "check_client")),
+    Setting("CAPTCHALA_ADDRESS_STORAGE", "str", "full",
+            "what is stored of a client's address (a checkpoint's client IP, the address the "
+            "provider saw): `\"full\"`, `\"truncated\"` (an IPv4 address to its /24, IPv6 "
+            "to its /48), `\"hashed\"` (a keyed hash, written as an address in `fd00::/8`) "
+            "or `\"none\"`; the `ip` scope, budgets and step-up counts work in every mode",
+            check=OneOf("captchala_django.E018", ("full", "truncated", "hashed", "none"))),
+    Setting("CAPTCHALA_RETENTION", "json", {"records": 2592000, "counters": 0},
+            "seconds `captchala_cleanup` keeps rows: `records` (the checks' records, and "
+            "checkpoints never passed, from their last change; at least 3600) and `counters` "
+            "(step-up counts, after their window ends); the ledger keeps a token "
+            "`CAPTCHALA_LEDGER_TTL`",
+            check=Fields("captchala_django.E019", (("records", _RETAINED), ("counters", _AFTER)))),
     Setting("CAPTCHALA_METRICS", "bool", True,
             "Prometheus metrics and OpenTelemetry spans of every check, when "
             "`prometheus-client` or `opentelemetry-api` is installed (extras `prometheus`, "

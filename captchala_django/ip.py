@@ -103,3 +103,30 @@ def address_block(address: str | None) -> str:
     if ":" in normal:  # IPv6 (parse_ip has made a v4-mapped address IPv4)
         return str(ipaddress.ip_network(f"{normal}/64", strict=False))
     return normal
+
+
+#: What ``CAPTCHALA_ADDRESS_STORAGE`` may be.
+STORAGE_MODES = ("full", "truncated", "hashed", "none")
+
+
+def stored_address(address: str | None) -> str | None:
+    """What is stored of ``address`` (a normalised address) under
+    ``CAPTCHALA_ADDRESS_STORAGE``: the address (``full``); its network, an IPv4 address
+    by its /24 and an IPv6 one by its /48 (``truncated``); a keyed hash written as an
+    address in ``fd00::/8``, the same for the same address, so that the dashboard and
+    ``captchala_report --by ip`` still group by client (``hashed``); or nothing (``none``).
+    The ``ip`` scope, the budgets and the step-up counts use the address itself and never
+    store it (they keep keyed hashes in every mode)."""
+    mode = app_settings.ADDRESS_STORAGE
+    if address is None or mode == "full":
+        return address
+    if mode == "none":
+        return None
+    parsed = ipaddress.ip_address(address)
+    if mode == "truncated":
+        prefix = 24 if parsed.version == 4 else 48
+        return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)
+    from django.utils.crypto import salted_hmac  # the SECRET_KEY is read only here
+
+    digest = salted_hmac("captchala_django.stored_address", str(parsed), algorithm="sha256")
+    return str(ipaddress.IPv6Address(b"\xfd" + digest.digest()[:15]))

@@ -905,3 +905,13 @@ def test_a_failed_check_on_signup_does_not_tell_whether_a_username_is_taken(toke
         response = Client().post("/signup/", data)
         answers.append(response.context["form"].errors.as_data().keys())
     assert answers[0] == answers[1] == {"captcha"}
+
+
+def test_this_run_tries_the_bots_under_its_address_storage_mode():
+    """noxfile.py gives each cell a mode (CAPTCHALA_TEST_ADDRESS_STORAGE); it is in force
+    for every abuse test of the run (tests/conftest.py)."""
+    import os
+
+    from captchala_django.conf import app_settings
+
+    assert app_settings.ADDRESS_STORAGE == os.environ.get("CAPTCHALA_TEST_ADDRESS_STORAGE", "full")

@@ -66,6 +66,10 @@ def test_client_ip_is_left_out_when_disabled(captchala_sandbox, settings):
     settings.CAPTCHALA_SEND_CLIENT_IP = False
     CaptchaLaClient().validate(captchala_sandbox.mint_pass_token(), "198.51.100.7")
     assert "client_ip" not in json.loads(captchala_sandbox.last_requests[-1]["body"])
+    # The server token's binding is the client's address too: left out as well.
+    CaptchaLaClient().issue_server_token("login", binding_ip="198.51.100.7", ttl=60)
+    sent = captchala_sandbox.last_requests[-1]["body"]
+    assert "binding_ip" not in json.loads(sent) and b"198.51.100.7" not in sent
 
 
 def test_second_validate_of_a_token_is_token_consumed(client, captchala_sandbox):

@@ -90,7 +90,7 @@ from ..exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from ..ip import parse_ip
+from ..ip import parse_ip, stored_address
 from ..models import Checkpoint, EventKind, FailureClass
 from ..scopes import ScopeArg
 from ..tokens import printable, token_format_error, token_hint
@@ -300,9 +300,11 @@ def _ip_mismatch(att: Attempt, result: ValidationResult) -> bool:
     if address == att.client_ip:
         return False
     if address is not None:
-        att.note(provider_ip=address)
-    else:  # not an address: kept as said (capped), and still counted as a mismatch
+        att.note(provider_ip=stored_address(address))
+    elif app_settings.ADDRESS_STORAGE == "full":  # not an address: kept as said (capped)
         att.note(detail=f"{MISMATCH_DETAIL}{seen}")
+    else:  # what it said may be an address in another form: not stored
+        att.note(detail=f"{MISMATCH_DETAIL}(not stored)")
     return True
 
 

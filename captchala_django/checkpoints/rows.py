@@ -21,6 +21,7 @@ from django.db import connections, models
 from django.utils import timezone
 
 from ..conf import app_settings
+from ..ip import stored_address
 from ..models import Checkpoint, CheckpointEvent, ClaimState, EventKind, PassToken, Status
 from .attempt import STEP_UP_NOTE, Attempt
 from .outcome import Outcome
@@ -155,7 +156,7 @@ def checkpoint_state(att: Attempt, outcome: Outcome) -> dict[str, Any]:
         "token_digest": att.digest,
         "failure_class": outcome.failure_class or "",
         "failure_detail": outcome.code[:200],
-        "client_ip": att.client_ip,
+        "client_ip": stored_address(att.client_ip),
         "attempts": 1,
         "created_at": now,
         "updated_at": now,
@@ -172,7 +173,7 @@ def pending_checkpoint(att: Attempt) -> dict[str, Any]:
         "route": att.scope.route[:200],
         "user_id": att.user_id,
         "status": Status.PENDING,
-        "client_ip": att.client_ip,
+        "client_ip": stored_address(att.client_ip),
         "request_id": att.request_id,
     }
 

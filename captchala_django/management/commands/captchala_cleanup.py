@@ -17,8 +17,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             type=duration,
-            default="30d",
-            help="age of events (and of never-passed checkpoints) to delete (default 30d)",
+            default=None,
+            help="age of records (and of never-passed checkpoints) to delete "
+            '(default: CAPTCHALA_RETENTION["records"], 30d)',
         )
         parser.add_argument("--dry-run", action="store_true", help="only count")
 
