@@ -18,7 +18,7 @@ import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import environ
 from django.conf import settings as django_settings
@@ -26,6 +26,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .conf_rules import ByHand, Check, Fields, OneOf, Range
 from .exceptions import ConfigurationError
 
 #: Keys the local sandbox knows; used when the sandbox is on and no keys are set.
@@ -49,101 +50,12 @@ MAX_TTL = 7 * 24 * 3600
 # that checks the rest by hand (ByHand).
 
 
-@dataclass(frozen=True)
-class Range:
-    """A number above ``low`` (or from ``low``, ``low_included``) and at most ``high``;
-    ``whole``: an int; ``optional``: or None. A bool is never a number here."""
-
-    id: str
-    low: float
-    high: float
-    whole: bool = False
-    optional: bool = False
-    low_included: bool = False
-
-    def accepts(self, value: Any) -> bool:
-        if value is None:
-            return self.optional
-        kinds: tuple[type, ...] = (int,) if self.whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            return False
-        number = float(value)
-        above = self.low <= number if self.low_included else self.low < number
-        return above and number <= self.high
-
-    def describe(self) -> str:
-        kind = "a whole number" if self.whole else "a number"
-        if self.low_included:
-            bounds = f"{kind} from {self.low:g} to {self.high:g}"
-        else:
-            bounds = f"{kind} above {self.low:g} and at most {self.high:g}"
-        return f"None or {bounds}" if self.optional else bounds
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """One of ``choices`` (compared as they are: ``"ALLOW"`` is not ``"allow"``)."""
-
-    id: str
-    choices: tuple[Any, ...]
-
-    def accepts(self, value: Any) -> bool:
-        return value in self.choices
-
-    def describe(self) -> str:
-        return f"one of {self.choices}"
-
-
-@dataclass(frozen=True)
-class Fields:
-    """A dict of these keys only (each may be left out), each value accepted by its own
-    rule: a :class:`Range`, or ``bool``; ``ordered``: the first key's value is at most the
-    second's."""
-
-    id: str
-    fields: tuple[tuple[str, Range | type], ...]
-    ordered: tuple[str, str] | None = None
-
-    def accepts(self, value: Any) -> bool:
-        rules = dict(self.fields)
-        if not isinstance(value, dict) or set(value) - set(rules):
-            return False
-        for key, item in value.items():
-            rule = rules[key]
-            if not (rule.accepts(item) if isinstance(rule, Range) else isinstance(item, bool)):
-                return False
-        low, high = self.ordered or ("", "")
-        return not (low in value and high in value and value[low] > value[high])
-
-    def describe(self) -> str:
-        parts = [
-            f"{key!r} ({rule.describe() if isinstance(rule, Range) else 'a bool'})"
-            for key, rule in self.fields
-        ]
-        order = f", {self.ordered[0]!r} at most {self.ordered[1]!r}" if self.ordered else ""
-        return f"a dict of {', '.join(parts)}{order}"
-
-
 #: A count of attempts (or None: not counted), and a duration in seconds.
 _COUNT = Range("", 1, 10**6, whole=True, optional=True, low_included=True)
 _SECONDS = Range("", 1, MAX_TTL, whole=True, low_included=True)
 #: Retention: records at least an hour (a retry and its answer), at most ten years.
 _RETAINED = Range("", 3600, 10 * 365 * 86400, whole=True, low_included=True)
 _AFTER = Range("", 0, 10 * 365 * 86400, whole=True, low_included=True)
-
-
-@dataclass(frozen=True)
-class ByHand:
-    """More than a range or a list (an import, a dict's keys, networks, a pairing with
-    other settings): checked by ``function`` of :mod:`captchala_django.checks`."""
-
-    id: str
-    function: str
-
-
-#: What a value may be; None: anything of its type (an environment value that does not
-#: parse as its type is error E009, like any other).
-Check: TypeAlias = "Range | OneOf | Fields | ByHand | None"
 
 
 @dataclass(frozen=True)
