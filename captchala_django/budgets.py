@@ -57,6 +57,7 @@ from .exceptions import (
     ValidateBudgetExceeded,
 )
 from .ip import address_block, get_client_ip
+from .keys import keys_for
 from .scopes import session_key_of
 
 # The budget errors are defined in .exceptions, with the others; they can still be
@@ -122,13 +123,19 @@ def subjects(request: HttpRequest) -> tuple[str | None, str]:
     clients have none) and the address block. Hashed: no session key reaches the cache.
 
     Resolved once per request (a list of items spends as the client it was when the
-    request came in, even if a check of it has since given the client a session)."""
+    request came in, even if a check of it has since given the client a session). With keys
+    per site, each app's clients spend budgets of their own."""
     found: tuple[str | None, str] | None = request.__dict__.get("_captchala_budget_subjects")
     if found is None:
         session = getattr(request, "session", None)
         key = session_key_of(session) if session is not None else None
-        address = _hashed(f"ip:{address_block(get_client_ip(request))}")
-        found = (_hashed(f"s:{key}") if key else None), address
+        try:
+            keys = keys_for(request)
+            app = keys.app_key if keys is not None else ""
+        except ConfigurationError:  # the check itself fails as class configuration
+            app = "?"
+        address = _hashed(f"{app}|ip:{address_block(get_client_ip(request))}")
+        found = (_hashed(f"{app}|s:{key}") if key else None), address
         request.__dict__["_captchala_budget_subjects"] = found
     return found
 

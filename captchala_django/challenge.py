@@ -54,7 +54,7 @@ def same_url(request: HttpRequest) -> str:
     return url
 
 
-def client_hints(action: str | None) -> dict[str, Any]:
+def client_hints(action: str | None, request: HttpRequest | None = None) -> dict[str, Any]:
     """What a page that renders itself needs to show the check again (nothing secret): the
     app key, the action the widget runs under, the loader and the server-token refresh
     URL (a server token is fetched from there, never issued for a refusal)."""
@@ -62,9 +62,10 @@ def client_hints(action: str | None) -> dict[str, Any]:
 
     from .actions import provider_action
     from .exceptions import ConfigurationError
+    from .keys import app_key_for
 
     try:
-        app_key = app_settings.APP_KEY
+        app_key = app_key_for(request)  # the request's app (keys per site)
     except ConfigurationError:
         app_key = ""
     refresh_url = ""
@@ -206,7 +207,7 @@ def challenge_response(
         "detail": message,
         "token_field": app_settings.TOKEN_FIELD,
         "token_header": TOKEN_HEADER_NAME,
-        "captcha": client_hints(action),
+        "captcha": client_hints(action, request),
     }
     if _wants_json(request):
         return _private(JsonResponse(body, status=403))
@@ -248,7 +249,7 @@ def _try_later(
     """A "try again later" answer (JSON or the retry page) with ``Retry-After``."""
     response: HttpResponse
     body = {"error": error, "detail": message, "retry_after": retry_after}
-    body["captcha"] = client_hints(action)
+    body["captcha"] = client_hints(action, request)
     if _wants_json(request):
         response = JsonResponse(body, status=status)
     elif _is_htmx(request):

@@ -51,6 +51,8 @@ CHECKS: dict[str, str] = {
     "`truncated`, `hashed`, `none`",
     "captchala_django.E019": "`CAPTCHALA_RETENTION` is not a dict of `records` (seconds, at "
     "least 3600) and `counters` (seconds, 0 or more)",
+    "captchala_django.E020": "`CAPTCHALA_KEYS_RESOLVER` does not import, or names something "
+    "that is not callable",
     "captchala_django.W001": "the checkpoint database is SQLite without `transaction_mode: "
     "IMMEDIATE`, with `DEBUG` off (a development server rarely has concurrent writers), "
     "outside test runs",

@@ -64,6 +64,7 @@ class Codes:
     UNDER_ATTACK = check_id("CAPTCHALA_UNDER_ATTACK")
     ADDRESS_STORAGE = check_id("CAPTCHALA_ADDRESS_STORAGE")
     RETENTION = check_id("CAPTCHALA_RETENTION")
+    KEYS_RESOLVER = check_id("CAPTCHALA_KEYS_RESOLVER")
     UNMAPPED_ACTION = UNMAPPED_ACTION_CHECK_ID
     TTL_OUTLIVES_SESSION = "captchala_django.W008"
     RETRY_WINDOW_SHORT = "captchala_django.W009"
@@ -110,6 +111,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 # ------------------------------------------------------------------ by hand
+
+
+def check_keys_resolver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E020: ``CAPTCHALA_KEYS_RESOLVER`` names no callable (keys per site)."""
+    from .keys import resolver
+
+    try:
+        resolver()
+    except ConfigurationError as exc:
+        return [
+            Error(
+                f"{exc}.",
+                hint="Name a callable(request) returning AppKeys, (app_key, app_secret) or None.",
+                id=Codes.KEYS_RESOLVER,
+                obj="CAPTCHALA_KEYS_RESOLVER",
+            )
+        ]
+    return []
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -368,6 +387,7 @@ ALL_CHECKS: list[Callable[..., list[CheckMessage]]] = [
     check_widget,
     check_server_token_actions,
     check_client,
+    check_keys_resolver,
     check_lifetimes,
     check_proxies,
     check_sqlite_concurrency,

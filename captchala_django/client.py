@@ -9,6 +9,7 @@ A *verdict* (valid, invalid, degraded) is returned as a
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from typing import Any, TypedDict, overload
 import requests
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpRequest
 from urllib3.util import Timeout
 
 from ._transport import USER_AGENT, create_session, environment_for, pooled, reset_session
@@ -33,6 +35,7 @@ from .exceptions import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from .keys import keys_for
 from .tokens import printable, token_format_error
 
 logger = logging.getLogger("captchala_django.client")
@@ -127,6 +130,12 @@ class CaptchaLaClient:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} api_url={self.api_url!r} app_key={self.app_key!r}>"
+
+    def for_app(self, app_key: str, app_secret: str) -> CaptchaLaClient:
+        """This client (its URLs, timeouts, session) for another CaptchaLa app."""
+        other = copy.copy(self)
+        other.app_key, other._secret = app_key, app_secret
+        return other
 
     def create_session(self) -> requests.Session:
         """The HTTP session of this class's calls, made once per process and pooled.
@@ -362,20 +371,23 @@ class CaptchaLaClient:
 _factory: Callable[[], CaptchaLaClient] | None = None
 
 
-def get_client() -> CaptchaLaClient:
+def get_client(request: HttpRequest | None = None) -> CaptchaLaClient:
     """The client every check, server token and ``captchala_ping`` uses: a new one of
     ``CAPTCHALA_CLIENT`` (resolved once; again when the setting changes), else
-    :class:`CaptchaLaClient`. Raises ``ConfigurationError`` for a setting that names
-    no client (system check E014 says so at start-up)."""
+    :class:`CaptchaLaClient`, with the keys of ``request``'s app when
+    ``CAPTCHALA_KEYS_RESOLVER`` names one (:mod:`captchala_django.keys`). Raises
+    ``ConfigurationError`` for a setting that names no client (system check E014 says so
+    at start-up) or a resolver that fails."""
     global _factory
     if _factory is None:
         _factory = factory_setting("CAPTCHALA_CLIENT", CaptchaLaClient)
+    keys = keys_for(request)
     client = _factory()
     if not isinstance(client, CaptchaLaClient):
         raise ConfigurationError(
             f"CAPTCHALA_CLIENT returned a {type(client).__name__}, not a CaptchaLaClient"
         )
-    return client
+    return client if keys is None else client.for_app(keys.app_key, keys.app_secret)
 
 
 @receiver(setting_changed)

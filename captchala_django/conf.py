@@ -220,6 +220,12 @@ _SPECS = [
             "(step-up counts, after their window ends); the ledger keeps a token "
             "`CAPTCHALA_LEDGER_TTL`",
             check=Fields("captchala_django.E019", (("records", _RETAINED), ("counters", _AFTER)))),
+    Setting("CAPTCHALA_KEYS_RESOLVER", "str", None,
+            "keys per site: the dotted path of a `callable(request)` returning the request's "
+            "CaptchaLa app (`AppKeys` or `(app_key, app_secret)`), or `None` for the two "
+            "settings above; used by the widget, server tokens, the validate call and the "
+            "budgets (error E020 when it names no callable)",
+            check=ByHand("captchala_django.E020", "check_keys_resolver")),
     Setting("CAPTCHALA_METRICS", "bool", True,
             "Prometheus metrics and OpenTelemetry spans of every check, when "
             "`prometheus-client` or `opentelemetry-api` is installed (extras `prometheus`, "

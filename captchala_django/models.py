@@ -125,6 +125,8 @@ class CheckpointEvent(models.Model):
     #: The address the provider saw the check solved from, when it was not this request's.
     provider_ip = models.GenericIPAddressField(_("provider saw"), null=True, blank=True)
     request_id = models.CharField(_("request id"), max_length=64, default="", blank=True)
+    #: The CaptchaLa app whose keys judged the check (keys per site: ``CAPTCHALA_KEYS_RESOLVER``).
+    app_key = models.CharField(_("app"), max_length=64, default="", blank=True)
 
     class Meta:
         verbose_name = _("checkpoint event")

@@ -36,7 +36,7 @@ def issue(request: HttpRequest, action: str) -> ServerToken:
     cache: dict[str, ServerToken] = request.__dict__.setdefault("_captchala_server_tokens", {})
     if action not in cache:
         spend_issue(request)
-        cache[action] = get_client().issue_server_token(
+        cache[action] = get_client(request).issue_server_token(
             action, binding_ip=get_client_ip(request), ttl=TOKEN_TTL
         )
     return cache[action]

@@ -23,6 +23,7 @@ from . import server_tokens
 from .actions import note_action, provider_action
 from .conf import WIDGET_OPTIONS, app_settings
 from .exceptions import CaptchaLaError, ConfigurationError
+from .keys import app_key_for
 from .tokens import MULTIPLE_TOKENS, read_token
 
 logger = logging.getLogger("captchala_django.widgets")
@@ -174,7 +175,7 @@ class CaptchaLaWidget(forms.Widget):
         except NoReverseMatch:
             refresh_url = ""
         try:
-            app_key = app_settings.APP_KEY
+            app_key = app_key_for(request)  # the request's app (keys per site)
         except ConfigurationError as exc:
             logger.error("%s", exc)
             app_key, error = "", "unavailable"

@@ -253,8 +253,10 @@ def _verify(att: Attempt, claim: Claim, token: str) -> Outcome:
     """Ask the provider (no transaction open) and turn the reply into an outcome."""
     att.note(sent_at=timezone.now())
     try:
+        client = get_client(att.request)  # the request's app (keys per site)
+        att.note(app_key=client.app_key[:64])
         with observe.phase("provider"):
-            result = get_client().validate(token, att.client_ip, action=att.action)
+            result = client.validate(token, att.client_ip, action=att.action)
     except (ConfigurationError, ProviderUnavailable, ProviderResponseError) as exc:
         return _no_verdict(att, claim, exc)
     att.note(

@@ -74,6 +74,7 @@ RECORD_COLUMNS = (
     "platform",
     "provider_ip",
     "request_id",
+    "app_key",
 )
 #: A check's ``detail`` when the provider saw it solved from something that is not an
 #: address (its ``provider_ip`` then stays empty): still an IP mismatch.
@@ -198,6 +199,7 @@ def record(att: Attempt, outcome: Outcome, kind: str = EventKind.CHECK) -> dict[
         "platform": "",
         "provider_ip": None,
         "request_id": att.request_id,
+        "app_key": "",
     }
     values.update(att.trail)
     why = getattr(att.request, STEP_UP_NOTE, "") if att.request is not None else ""
@@ -209,7 +211,7 @@ def record(att: Attempt, outcome: Outcome, kind: str = EventKind.CHECK) -> dict[
 def change_record(kind: str, reason: str, request_id: str) -> dict[str, Any]:
     """The record of a state change made by hand (reset, expiry)."""
     empty = {column: None for column in RECORD_COLUMNS}
-    strings = ("decision", "failure_class", "code", "platform")
+    strings = ("decision", "failure_class", "code", "platform", "app_key")
     return {
         **empty,
         **dict.fromkeys(strings, ""),

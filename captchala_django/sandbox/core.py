@@ -58,7 +58,8 @@ class Reply:
 
 @dataclass
 class _Token:
-    app_key: str
+    #: The app it was solved for; ``None`` (minted without one): any app's.
+    app_key: str | None
     action: str | None
     expires_at: float
     degraded: bool = False
@@ -165,7 +166,7 @@ class Sandbox:
         self,
         action: str | None = None,
         *,
-        app_key: str = SANDBOX_APP_KEY,
+        app_key: str | None = None,
         ttl: float | None = None,
         degraded: bool = False,
         prefix: str | None = None,
@@ -174,7 +175,9 @@ class Sandbox:
         user_ip: str | None = None,
     ) -> str:
         """A fresh single-use pass token, as the browser check would produce
-        (scored ``risk_score``, else the sandbox's default score)."""
+        (scored ``risk_score``, else the sandbox's default score); bound to ``app_key``'s
+        app when given (another app's validate call is told ``invalid_token``), else
+        accepted by any app the sandbox knows."""
         prefix = prefix or ("dg_" if degraded else "pt_")
         token = prefix + secrets.token_urlsafe(24)
         with self._lock:
@@ -270,7 +273,7 @@ class Sandbox:
                 data = {"valid": False, "error": "rate_limit_exceeded"}
                 reply = Reply.envelope(42900, "rate_limit_exceeded", data, 429)
             elif endpoint == "validate":
-                reply = self._validate(payload)
+                reply = self._validate(payload, headers.get("x-app-key", ""))
             else:
                 reply = self._issue(headers["x-app-key"], payload)
         reply.delay = delay
@@ -292,7 +295,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ endpoints
 
-    def _validate(self, payload: dict[str, Any]) -> Reply:
+    def _validate(self, payload: dict[str, Any], app_key: str) -> Reply:
         token = payload.get("pass_token")
         if not isinstance(token, str) or not token:
             return _invalid("invalid_request")
@@ -300,7 +303,8 @@ class Sandbox:
         with self._lock:
             self.token_calls[token] += 1
             state = self.tokens.get(token)
-            if state is None:
+            # A token solved for another app is not one this app issued (not consumed).
+            if state is None or (state.app_key is not None and state.app_key != app_key):
                 return _invalid("invalid_token")
             if state.degraded:
                 return Reply.envelope(
@@ -379,7 +383,7 @@ class Sandbox:
     def _mint(self, payload: dict[str, Any]) -> Reply:
         token = self.mint_pass_token(
             payload.get("action") or None,
-            app_key=str(payload.get("app_key") or SANDBOX_APP_KEY),
+            app_key=str(payload["app_key"]) if payload.get("app_key") else None,
             ttl=_float_or_none(payload.get("ttl")),
             degraded=bool(payload.get("degraded")),
             prefix=payload.get("prefix") or None,
