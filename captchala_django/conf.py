@@ -226,6 +226,10 @@ _SPECS = [
             "settings above; used by the widget, server tokens, the validate call and the "
             "budgets (error E020 when it names no callable)",
             check=ByHand("captchala_django.E020", "check_keys_resolver")),
+    Setting("CAPTCHALA_CONSENT", "bool", False,
+            "the browser loads CaptchaLa's script only once the page says the visitor "
+            "consented (`CaptchaLaDjango.consent()`, or the widget's own \"Load the check\" "
+            "button)"),
     Setting("CAPTCHALA_METRICS", "bool", True,
             "Prometheus metrics and OpenTelemetry spans of every check, when "
             "`prometheus-client` or `opentelemetry-api` is installed (extras `prometheus`, "

@@ -196,6 +196,9 @@ class CaptchaLaWidget(forms.Widget):
             "nonce": csp_nonce(request),
             "error": error,
             "scripts": not error and self._first_on_page(request),
+            # CAPTCHALA_CONSENT: the loader's tag is inert until the page says so.
+            "consent": app_settings.CONSENT,
+            "consent_label": gettext("Load the check"),
         }
         # The element's attributes, for the boot script: the same values as data-*.
         data = ("app_key", "server_token", "action", "product", "lang", "theme", "refresh_url")

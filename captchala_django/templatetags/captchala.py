@@ -26,8 +26,15 @@ def captchala_scripts(context: template.Context) -> SafeString | str:
         return ""
     nonce = csp_nonce(request)
     attrs = format_html(' nonce="{}"', nonce) if nonce else ""
+    # CAPTCHALA_CONSENT: an inert tag, which the boot script turns into the loader once the
+    # page calls CaptchaLaDjango.consent().
+    loader = (
+        '<script type="text/plain" data-captchala-loader="{}"{}></script>'
+        if app_settings.CONSENT
+        else '<script src="{}"{} defer></script>'
+    )
     return format_html(
-        '<script src="{}"{} defer></script>\n<script src="{}"{} defer></script>',
+        loader + '\n<script src="{}"{} defer></script>',
         app_settings.LOADER_URL,
         attrs,
         static(BOOT_SCRIPT),

@@ -10,6 +10,12 @@
  * nothing a response says makes this script load a script, post to another origin or send a
  * pass token anywhere but back to this site.
  *
+ * Consent (CAPTCHALA_CONSENT): the page's loader tag is inert (type="text/plain"), and no
+ * check starts until CaptchaLaDjango.consent() is called (a consent banner), the widget's
+ * "Load the check" button is pressed, or a captchala:consent event reaches the document.
+ * Then the loader is loaded from that tag only: the one the page's own HTML had when this
+ * script ran, carrying this script's nonce (markup added later is never a loader).
+ *
  * Pages that render themselves (window.CaptchaLaDjango):
  *   var widget = CaptchaLaDjango.render(element, reply.captcha);  // a 403's JSON hints
  *   widget.token().then(function (token) { ... });                 // the next pass token
@@ -33,6 +39,16 @@
   var TOKEN_HEADER = "X-CaptchaLa-Token";
   var widgets = [];
   var sdk = { ready: false, error: "", queue: [], started: false };
+  var OWN_NONCE = (document.currentScript && document.currentScript.nonce) || "";
+  // The inert loader tag of the page's HTML, if consent is asked for: read once, now.
+  var inert = (function () {
+    var tags = document.querySelectorAll("script[type='text/plain'][data-captchala-loader]");
+    for (var i = 0; i < tags.length; i++) {
+      if ((tags[i].nonce || "") === OWN_NONCE) { return tags[i]; }
+    }
+    return tags.length ? "refused" : null;  // a tag without this script's nonce: never loaded
+  })();
+  var consented = !inert;
 
   function fire(el, name, detail) {
     el.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
@@ -108,8 +124,29 @@
     if (sdk.ready) { ready(); return; }
     if (sdk.error) { failed(sdk.error); return; }
     sdk.queue.push([ready, failed]);
-    if (!sdk.started) { sdk.started = true; waitForLoader(0); }
+    if (consented && !sdk.started) { sdk.started = true; waitForLoader(0); }
   }
+
+  /* The visitor consented: the page's own loader tag comes to life, and the checks start. */
+  function consent() {
+    if (consented) { return; }
+    consented = true;
+    if (inert && inert !== "refused") {
+      var script = document.createElement("script");
+      script.src = inert.getAttribute("data-captchala-loader");
+      if (OWN_NONCE) { script.nonce = OWN_NONCE; }
+      document.head.appendChild(script);
+    }
+    var buttons = document.querySelectorAll("[data-captchala-consent]");
+    for (var i = 0; i < buttons.length; i++) { buttons[i].remove(); }
+    if (sdk.queue.length && !sdk.started) { sdk.started = true; waitForLoader(0); }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-captchala-consent]");
+    if (button) { event.preventDefault(); consent(); }
+  });
+  document.addEventListener("captchala:consent", consent);
 
   function Widget(el, options, markup) {
     this.element = el;
@@ -373,7 +410,10 @@
     }
   });
 
-  window.CaptchaLaDjango = { render: render, get: get, scan: scan };
+  window.CaptchaLaDjango = {
+    render: render, get: get, scan: scan, consent: consent,
+    consented: function () { return consented; }
+  };
 
   function boot() {
     scan(document);
