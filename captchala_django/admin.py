@@ -149,8 +149,8 @@ def _code(event: CheckpointEvent) -> str:
 
 
 def _provider(event: CheckpointEvent) -> str:
-    """The provider's side of an event in one cell: status, latency, risk, platform, and
-    the address it saw the check solved from when that was not the request's."""
+    """The provider's side of an event in one cell: status, latency, risk, platform, the
+    address it saw the check solved from when that was not the request's, and the app."""
     parts = []
     if event.status_code is not None:
         parts.append(str(event.status_code))
@@ -162,6 +162,8 @@ def _provider(event: CheckpointEvent) -> str:
         parts.append(event.platform)
     if event.provider_ip:
         parts.append(gettext("saw %(address)s") % {"address": event.provider_ip})
+    if event.app_key:  # keys per site: the app that judged it
+        parts.append(event.app_key)
     return " · ".join(parts) or "—"
 
 

@@ -58,6 +58,15 @@ def test_a_token_solved_for_its_site_passes_and_its_record_names_the_app(two_sit
     assert validate["headers"]["x-app-key"] == SITE_A.app_key
 
 
+def test_the_admin_shows_which_app_judged_a_check(two_sites, admin_client):
+    token = two_sites.mint_pass_token(app_key=SITE_B.app_key)
+    assert client("b.example").post("/transfer/", {"captchala_token": token}).status_code == 200
+    checkpoint = Checkpoint.objects.get()
+    page = admin_client.get(f"/admin/captchala_django/checkpoint/{checkpoint.pk}/change/")
+    assert SITE_B.app_key in page.content.decode()
+    assert SITE_B.app_secret not in page.content.decode()
+
+
 def test_each_sites_clients_spend_budgets_of_their_own(two_sites, settings):
     settings.CAPTCHALA_VALIDATE_BUDGET = 1
     answers_a = [
