@@ -75,3 +75,6 @@ def test_soak_30_seconds_holds_every_invariant():
     assert summary["violations"] == "0", f"{violations}\n\nthe run's report:\n{output[-6000:]}"
     assert int(summary["requests"]) > 0
     assert proc.returncode == 0, output[-4000:]
+    # The workers' metrics, merged across gunicorn's workers and uvicorn, were scraped.
+    decisions = [line for line in lines if line.startswith("soak: metrics: decisions by class")]
+    assert decisions and "passed" in decisions[0], output[-4000:]

@@ -311,7 +311,10 @@ class Services:
             "logconfig_dict['formatters'].update(_ours['formatters'])\n"
             "logconfig_dict['handlers'].update(_ours['handlers'])\n"
             "logconfig_dict['root'] = _ours['root']\n"
-            "from captchala_django.contrib.prometheus import child_exit  # noqa: F401\n"
+            "try:\n"
+            "    from captchala_django.contrib.prometheus import child_exit  # noqa: F401\n"
+            "except ImportError:  # prometheus-client is not installed: no metrics\n"
+            "    pass\n"
         )
         proc = self._popen(
             "gunicorn",
