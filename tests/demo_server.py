@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,16 @@ def serve_demo(tmp_path, *, skip_checks: bool = False, **settings):
         capture_output=True,
     )
     assert b"username 'admin'" in setup.stdout
+    with runserver(cwd, env, port, *skip):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def runserver(cwd, env, port: int, *options: str):
+    """``manage.py runserver`` in ``cwd`` on ``port``, until the block ends: returns once
+    the server listens (it says so), and keeps reading its output so it never blocks."""
     proc = subprocess.Popen(
-        [*manage, "runserver", "--noreload", *skip, f"127.0.0.1:{port}"],
+        [sys.executable, "manage.py", "runserver", "--noreload", *options, f"127.0.0.1:{port}"],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -59,9 +68,8 @@ def serve_demo(tmp_path, *, skip_checks: bool = False, **settings):
         for line in proc.stdout:  # runserver prints this once it listens
             if "Quit the server with" in line:
                 break
-        # Keep reading, so that the server never blocks on a full pipe.
         threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
-        yield f"http://127.0.0.1:{port}"
+        yield proc
     finally:
         proc.terminate()
         proc.wait(10)

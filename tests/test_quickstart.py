@@ -116,22 +116,13 @@ def test_offline_a_token_solved_at_the_sandbox_is_valid(offline_project):
     import json
     import urllib.request
 
+    from tests.demo_server import runserver
+
     project, port = offline_project
     assert run(project, "migrate", "-v0").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPTCHALA_", "DJANGO_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        for line in server.stdout:  # runserver prints this once it listens
-            if "Quit the server with" in line:
-                break
+    with runserver(project, env, port):
         mint = urllib.request.Request(
             f"http://127.0.0.1:{port}/captchala-sandbox/sandbox/mint",
             data=json.dumps({"action": "login"}).encode(),
@@ -144,8 +135,5 @@ def test_offline_a_token_solved_at_the_sandbox_is_valid(offline_project):
             f"print(CaptchaLaClient().validate({token!r}, None, action='login').valid)"
         )
         shell = run(project, "shell", "-c", code)
-        assert shell.returncode == 0, shell.stderr
-        assert shell.stdout.strip().splitlines()[-1] == "True"
-    finally:
-        server.terminate()
-        server.wait(10)
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.strip().splitlines()[-1] == "True"
