@@ -124,6 +124,11 @@ def stored_address(address: str | None) -> str | None:
         return None
     parsed = ipaddress.ip_address(address)
     if mode == "truncated":
+        if isinstance(parsed, ipaddress.IPv6Address):
+            # 6to4 and Teredo addresses carry an IPv4 address whole in their first bits:
+            # truncated as that IPv4 address, never kept whole in a /48.
+            embedded = parsed.sixtofour or (parsed.teredo[1] if parsed.teredo else None)
+            parsed = embedded or parsed
         prefix = 24 if parsed.version == 4 else 48
         return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)
     from django.utils.crypto import salted_hmac  # the SECRET_KEY is read only here

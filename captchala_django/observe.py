@@ -12,6 +12,7 @@ decision, an outcome code, a failure class, a phase and its duration.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,18 +63,14 @@ def backends() -> list[Backend]:
 
 def _find() -> list[Backend]:
     found: list[Backend] = []
-    try:
-        from .contrib import prometheus
-    except ImportError:
-        pass
-    else:
-        found.append(prometheus.Metrics())
-    try:
-        from .contrib import opentelemetry
-    except ImportError:
-        pass
-    else:
-        found.append(opentelemetry.Traces())
+    for name, make in (("prometheus", "Metrics"), ("opentelemetry", "Traces")):
+        try:
+            module = importlib.import_module(f"captchala_django.contrib.{name}")
+            found.append(getattr(module, make)())
+        except ImportError:
+            continue  # not installed: nothing to record with
+        except Exception:  # installed but broken (say, PROMETHEUS_MULTIPROC_DIR missing)
+            logger.exception("metrics backend %s could not start; left off in this process", name)
     return found
 
 
@@ -180,12 +177,20 @@ def step_up(needed: bool, reason: str) -> None:
 
 @contextmanager
 def claim_in_flight() -> Iterator[None]:
-    """A claim is held while the provider is asked."""
-    if not backends():
-        yield
-        return
-    _each("in_flight", 1)
+    """A claim is held while the provider is asked. Given back to exactly the backends that
+    counted it, even one dropped meanwhile: a gauge never stays up."""
+    counted = []
+    for backend in list(backends()):
+        try:
+            backend.in_flight(1)
+            counted.append(backend)
+        except Exception:
+            _drop(backend)
     try:
         yield
     finally:
-        _each("in_flight", -1)
+        for backend in counted:
+            try:
+                backend.in_flight(-1)
+            except Exception:
+                _drop(backend)

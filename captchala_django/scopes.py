@@ -17,7 +17,7 @@ never written to an anonymous scope.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
@@ -46,6 +46,9 @@ class Scope:
     subject: str = field(repr=False)
     route: str = ""
     user_id: int | None = None
+    #: The CaptchaLa app of the request, with keys per site (``CAPTCHALA_KEYS_RESOLVER``):
+    #: a pass one app judged never answers for another. Empty: the settings' keys.
+    app: str = ""
 
     @property
     def anonymous(self) -> bool:
@@ -57,6 +60,8 @@ class Scope:
     def key(self) -> str:
         """The scope's row key: an HMAC, so that a session key is never stored."""
         value = f"{self.kind}\x00{self.subject}\x00{self.route}"
+        if self.app:  # only with keys per site: single-app sites keep their keys
+            value += f"\x00{self.app}"
         return salted_hmac("captchala_django.scope", value, algorithm="sha256").hexdigest()
 
 
@@ -150,7 +155,25 @@ BUILTIN = {"session": session_scope, "user": user_scope, "ip": ip_scope}
 
 
 def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | None = None) -> Scope:
-    """Turn a ``scope`` argument into a :class:`Scope` for ``request``."""
+    """Turn a ``scope`` argument into a :class:`Scope` for ``request`` (of its app, with
+    keys per site)."""
+    found = _resolve_scope(request, scope, route)
+    app = _app_of(request)
+    return replace(found, app=app) if app and not found.app else found
+
+
+def _app_of(request: HttpRequest) -> str:
+    from .exceptions import ConfigurationError
+    from .keys import keys_for
+
+    try:
+        keys = keys_for(request)
+    except ConfigurationError:  # its checks fail as class configuration; it holds nothing
+        return "?"
+    return keys.app_key if keys is not None else ""
+
+
+def _resolve_scope(request: HttpRequest, scope: ScopeArg, route: str | None) -> Scope:
     if scope is None:
         scope = app_settings.DEFAULT_SCOPE
     if isinstance(scope, Scope):
@@ -189,4 +212,4 @@ def with_subject(request: HttpRequest, scope: Scope) -> Scope:
         session.save()
     key = session.session_key
     assert key is not None  # save() gave the session its key
-    return Scope("session", key, scope.route, scope.user_id)
+    return Scope("session", key, scope.route, scope.user_id, scope.app)

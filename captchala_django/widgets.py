@@ -95,8 +95,15 @@ class CaptchaLaWidget(forms.Widget):
 
     @property
     def media(self) -> forms.Media:
-        """The loader and the boot script (``{{ form.media }}`` lists each once per page)."""
+        """The loader and the boot script (``{{ form.media }}`` lists each once per page);
+        with ``CAPTCHALA_CONSENT``, the boot script only, naming the loader it loads once
+        the visitor consents."""
         # Script objects are Media's own (Django 5.2), but its stubs take only paths.
+        if app_settings.CONSENT:
+            boot = forms.Script(
+                BOOT_SCRIPT, defer=True, **{"data-captchala-loader": app_settings.LOADER_URL}
+            )
+            return forms.Media(js=[boot])  # type: ignore[list-item]
         return forms.Media(
             js=[
                 forms.Script(app_settings.LOADER_URL, defer=True),  # type: ignore[list-item]

@@ -262,6 +262,7 @@ class Services:
             CAPTCHALA_CLAIM_ABANDONED_AFTER="5",
             # Every worker's metrics in one directory: /metrics/ merges them.
             PROMETHEUS_MULTIPROC_DIR=str(self.workdir / "prometheus"),
+            DEMO_METRICS="true",  # /metrics/ with DEBUG off: the soak reads it at the end
         )
         (self.workdir / "prometheus").mkdir(exist_ok=True)
         return env

@@ -26,15 +26,17 @@ def captchala_scripts(context: template.Context) -> SafeString | str:
         return ""
     nonce = csp_nonce(request)
     attrs = format_html(' nonce="{}"', nonce) if nonce else ""
-    # CAPTCHALA_CONSENT: an inert tag, which the boot script turns into the loader once the
-    # page calls CaptchaLaDjango.consent().
-    loader = (
-        '<script type="text/plain" data-captchala-loader="{}"{}></script>'
-        if app_settings.CONSENT
-        else '<script src="{}"{} defer></script>'
-    )
+    if app_settings.CONSENT:
+        # The boot script names the loader it loads once the visitor consents: read from
+        # its own tag, which no markup injected into the page can add to.
+        return format_html(
+            '<script src="{}" data-captchala-loader="{}"{} defer></script>',
+            static(BOOT_SCRIPT),
+            app_settings.LOADER_URL,
+            attrs,
+        )
     return format_html(
-        loader + '\n<script src="{}"{} defer></script>',
+        '<script src="{}"{} defer></script>\n<script src="{}"{} defer></script>',
         app_settings.LOADER_URL,
         attrs,
         static(BOOT_SCRIPT),

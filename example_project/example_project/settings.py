@@ -143,6 +143,8 @@ CAPTCHALA_SERVER_TOKEN_ACTIONS = {"transfer": "checkout"}
 # this site or with the request's nonce, nothing inline, no eval. Django's own middleware on
 # 6.0+, django-csp before. The widget puts the nonce on its script tags itself.
 DEMO_CSP = env.bool("DEMO_CSP", default=False)
+# DEMO_METRICS=1 serves /metrics/ with DEBUG off too (the soak scrapes its workers there).
+DEMO_METRICS = env.bool("DEMO_METRICS", default=False)
 if DEMO_CSP:
     from urllib.parse import urlsplit
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -69,5 +70,7 @@ try:
 except ImportError:  # prometheus-client is not installed: no metrics endpoint
     pass
 else:
-    # In production, serve it where only the scraper reaches it (it names routes and counts).
-    urlpatterns += [path("metrics/", metrics_view, name="metrics")]
+    # Only in development, or where only the scraper reaches the server (DEMO_METRICS: the
+    # soak's): the metrics name routes and counts, and show a bot how its tokens fare.
+    if settings.DEBUG or settings.DEMO_METRICS:
+        urlpatterns += [path("metrics/", metrics_view, name="metrics")]

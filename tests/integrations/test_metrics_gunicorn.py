@@ -44,6 +44,7 @@ def environment(tmp_path: Path, sandbox_url: str) -> dict[str, str]:
         CAPTCHALA_LOADER_URL=sandbox_url + "/captchala-loader.js",
         CAPTCHALA_TIMEOUT="10",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        DEMO_METRICS="true",
     )
     return env
 

@@ -10,11 +10,12 @@
  * nothing a response says makes this script load a script, post to another origin or send a
  * pass token anywhere but back to this site.
  *
- * Consent (CAPTCHALA_CONSENT): the page's loader tag is inert (type="text/plain"), and no
- * check starts until CaptchaLaDjango.consent() is called (a consent banner), the widget's
- * "Load the check" button is pressed, or a captchala:consent event reaches the document.
- * Then the loader is loaded from that tag only: the one the page's own HTML had when this
- * script ran, carrying this script's nonce (markup added later is never a loader).
+ * Consent (CAPTCHALA_CONSENT): the page writes no loader; this script's own tag names it
+ * (data-captchala-loader), and no check starts until CaptchaLaDjango.consent() is called (a
+ * consent banner), the widget's own "Load the check" button is pressed by the visitor, or a
+ * captchala:consent event reaches the document. The loader's URL is read from this script's
+ * own tag only (document.currentScript: a tag that ran, so one the page's policy allowed),
+ * never from markup elsewhere in the page.
  *
  * Pages that render themselves (window.CaptchaLaDjango):
  *   var widget = CaptchaLaDjango.render(element, reply.captcha);  // a 403's JSON hints
@@ -31,7 +32,9 @@
  */
 (function () {
   "use strict";
-  if (window.CaptchaLaDjango) { return; }  // loaded twice: the widget's tag and {{ form.media }}
+  // Loaded twice (the widget's tag and {{ form.media }}): the first one serves. An element
+  // with id="CaptchaLaDjango" is a window property too: only our own object counts.
+  if (window.CaptchaLaDjango && window.CaptchaLaDjango.__captchala === true) { return; }
 
   var REFRESH = ["server_token_expired", "server_token_invalid", "server_token_exhausted",
                  "token_expired", "challenge_expired", "session_expired"];
@@ -39,16 +42,11 @@
   var TOKEN_HEADER = "X-CaptchaLa-Token";
   var widgets = [];
   var sdk = { ready: false, error: "", queue: [], started: false };
-  var OWN_NONCE = (document.currentScript && document.currentScript.nonce) || "";
-  // The inert loader tag of the page's HTML, if consent is asked for: read once, now.
-  var inert = (function () {
-    var tags = document.querySelectorAll("script[type='text/plain'][data-captchala-loader]");
-    for (var i = 0; i < tags.length; i++) {
-      if ((tags[i].nonce || "") === OWN_NONCE) { return tags[i]; }
-    }
-    return tags.length ? "refused" : null;  // a tag without this script's nonce: never loaded
-  })();
-  var consented = !inert;
+  var OWN = document.currentScript;
+  var OWN_NONCE = (OWN && OWN.nonce) || "";
+  // With consent asked for, the loader this script loads once the visitor consents.
+  var LOADER = (OWN && OWN.getAttribute("data-captchala-loader")) || "";
+  var consented = !LOADER;
 
   function fire(el, name, detail) {
     el.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail }));
@@ -131,20 +129,22 @@
   function consent() {
     if (consented) { return; }
     consented = true;
-    if (inert && inert !== "refused") {
-      var script = document.createElement("script");
-      script.src = inert.getAttribute("data-captchala-loader");
-      if (OWN_NONCE) { script.nonce = OWN_NONCE; }
-      document.head.appendChild(script);
-    }
+    var script = document.createElement("script");
+    script.src = LOADER;
+    if (OWN_NONCE) { script.nonce = OWN_NONCE; }
+    document.head.appendChild(script);
     var buttons = document.querySelectorAll("[data-captchala-consent]");
     for (var i = 0; i < buttons.length; i++) { buttons[i].remove(); }
     if (sdk.queue.length && !sdk.started) { sdk.started = true; waitForLoader(0); }
   }
 
+  /* Only the widget's own button, pressed by the visitor (not a script's click). */
   document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-captchala-consent]");
-    if (button) { event.preventDefault(); consent(); }
+    var button = event.target.closest && event.target.closest("button[data-captchala-consent]");
+    if (button && event.isTrusted && button.closest("[data-captchala]")) {
+      event.preventDefault();
+      consent();
+    }
   });
   document.addEventListener("captchala:consent", consent);
 
@@ -412,7 +412,8 @@
 
   window.CaptchaLaDjango = {
     render: render, get: get, scan: scan, consent: consent,
-    consented: function () { return consented; }
+    consented: function () { return consented; },
+    __captchala: true
   };
 
   function boot() {
