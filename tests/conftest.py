@@ -183,3 +183,16 @@ def address_storage_of_this_run(request):
         # Asked for only here: pytest-django's settings fixture, set up early, would be
         # torn down after the log scan, which reads the settings.
         request.getfixturevalue("settings").CAPTCHALA_ADDRESS_STORAGE = mode
+
+
+@pytest.fixture
+def two_sites(settings, captchala_sandbox):
+    """Keys per site: two CaptchaLa apps on one project, chosen by host (tests/keys.py), the
+    sandbox knowing both."""
+    from tests.keys import SITE_A, SITE_B
+
+    settings.CAPTCHALA_KEYS_RESOLVER = "tests.keys.by_host"
+    settings.ALLOWED_HOSTS = ["a.example", "b.example", "testserver"]
+    for keys in (SITE_A, SITE_B):
+        captchala_sandbox.register_app(keys.app_key, keys.app_secret)
+    return captchala_sandbox

@@ -14,15 +14,6 @@ pytestmark = pytest.mark.django_db
 ADDRESS = "203.0.113.90"
 
 
-@pytest.fixture
-def two_sites(settings, captchala_sandbox):
-    settings.CAPTCHALA_KEYS_RESOLVER = "tests.keys.by_host"
-    settings.ALLOWED_HOSTS = ["a.example", "b.example", "testserver"]
-    for keys in (SITE_A, SITE_B):
-        captchala_sandbox.register_app(keys.app_key, keys.app_secret)
-    return captchala_sandbox
-
-
 def client(host):
     return Client(HTTP_HOST=host, REMOTE_ADDR=ADDRESS)
 

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 ADDRESS = "203.0.113.91"
 
 
-@pytest.fixture
-def two_sites(settings, captchala_sandbox):
-    """As tests/test_keys_per_site.py: two CaptchaLa apps on one project, chosen by host."""
-    settings.CAPTCHALA_KEYS_RESOLVER = "tests.keys.by_host"
-    settings.ALLOWED_HOSTS = ["a.example", "b.example", "testserver"]
-    for keys in (SITE_A, SITE_B):
-        captchala_sandbox.register_app(keys.app_key, keys.app_secret)
-    return captchala_sandbox
-
-
 # --------------------------------------------------------------------------- keys per site
 
 

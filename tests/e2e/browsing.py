@@ -61,3 +61,23 @@ def login(page, server, name="login"):
     shot(page, f"{name}-2-check")
     pass_check(page)
     return tokens
+
+
+def wait_until(page, condition, seconds=15):
+    """Wait, at most ``seconds``, for the page's JavaScript ``condition`` (an expression) to be
+    true, checked on each animation frame. The condition is written into the function the
+    test runs (compiled by the browser's devtools, not by the page): unlike
+    ``wait_for_function``, nothing is evaluated from a string in the page, which a strict CSP
+    without ``unsafe-eval`` refuses."""
+    met = page.evaluate(
+        f"""() => new Promise((resolve) => {{
+          const deadline = performance.now() + {seconds * 1000};
+          const tick = () => {{
+            if ({condition}) {{ resolve(true); }}
+            else if (performance.now() > deadline) {{ resolve(false); }}
+            else {{ requestAnimationFrame(tick); }}
+          }};
+          tick();
+        }})"""
+    )
+    assert met, f"not true within {seconds} s: {condition}"

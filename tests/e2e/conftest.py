@@ -29,3 +29,13 @@ def page(browser):
     page.set_default_timeout(15000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def consent_server(tmp_path_factory):
+    """The demo asking for consent (CAPTCHALA_CONSENT) under its strict CSP."""
+    from tests.demo_server import serve_demo
+
+    yield from serve_demo(
+        tmp_path_factory.mktemp("consent"), DEMO_CSP="1", CAPTCHALA_CONSENT="true"
+    )

@@ -5,19 +5,11 @@ loader markup anywhere else in the page, added later or in the HTML, is never lo
 
 import pytest
 
-from tests.demo_server import serve_demo
-from tests.e2e.browsing import pass_check, shot
+from tests.e2e.browsing import pass_check, shot, wait_until
 
 pytestmark = pytest.mark.e2e
 LOADER = "/captchala-sandbox/captchala-loader.js"
 EVIL = "/evil-loader.js"
-
-
-@pytest.fixture(scope="module")
-def consent_server(tmp_path_factory):
-    yield from serve_demo(
-        tmp_path_factory.mktemp("consent"), DEMO_CSP="1", CAPTCHALA_CONSENT="true"
-    )
 
 
 def watched(page):
@@ -39,7 +31,7 @@ def test_nothing_of_captchala_loads_before_consent_then_the_check_signs_in(page,
     assert not any(LOADER in url for url in fetched)
     shot(page, "consent-1-before")
     page.click("[data-captchala-consent]")
-    page.wait_for_function("typeof window.loadCaptchala === 'function'")
+    wait_until(page, "typeof window.loadCaptchala === 'function'")
     assert any(LOADER in url for url in fetched)
     assert page.locator("[data-captchala-consent]").count() == 0
     page.click("#login-form button[type=submit]")
@@ -64,7 +56,7 @@ def test_loader_markup_added_later_is_never_loaded(page, consent_server):
         consent_server + EVIL,
     )
     page.evaluate("window.CaptchaLaDjango.consent()")
-    page.wait_for_function("typeof window.loadCaptchala === 'function'")
+    wait_until(page, "typeof window.loadCaptchala === 'function'")
     assert not any(EVIL in url for url in fetched)
     assert sum(LOADER in url for url in fetched) == 1  # the page's own, read at boot
 
@@ -73,8 +65,8 @@ def test_the_consent_event_of_a_banner_starts_the_check(page, consent_server):
     fetched, _ = watched(page)
     page.goto(consent_server + "/login/")
     page.evaluate("document.dispatchEvent(new CustomEvent('captchala:consent'))")
-    page.wait_for_function("window.CaptchaLaDjango.consented()")
-    page.wait_for_function("typeof window.loadCaptchala === 'function'")
+    wait_until(page, "window.CaptchaLaDjango.consented()")
+    wait_until(page, "typeof window.loadCaptchala === 'function'")
     assert any(LOADER in url for url in fetched)
 
 

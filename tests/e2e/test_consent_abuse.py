@@ -5,19 +5,10 @@ never switch the check off."""
 
 import pytest
 
-from tests.demo_server import serve_demo
-
 pytestmark = pytest.mark.e2e
 LOADER = "/captchala-sandbox/captchala-loader.js"
 BOOT_TAG = '<script src="/static/captchala_django/captchala-boot.js"'
 EVIL = "https://evil.invalid/steal.js"
-
-
-@pytest.fixture(scope="module")
-def consent_server(tmp_path_factory):
-    yield from serve_demo(
-        tmp_path_factory.mktemp("consent-abuse"), DEMO_CSP="1", CAPTCHALA_CONSENT="true"
-    )
 
 
 def injected(page, path, edit):
