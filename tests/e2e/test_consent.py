@@ -31,7 +31,8 @@ def test_nothing_of_captchala_loads_before_consent_then_the_check_signs_in(page,
     assert not any(LOADER in url for url in fetched)
     shot(page, "consent-1-before")
     page.click("[data-captchala-consent]")
-    wait_until(page, "typeof window.loadCaptchala === 'function'")
+    # The widget has started (the loader loaded, the check bound to the submit button).
+    wait_until(page, "!!(window.CaptchaLaDjango.get(document.forms['login-form']) || {}).instance")
     assert any(LOADER in url for url in fetched)
     assert page.locator("[data-captchala-consent]").count() == 0
     page.click("#login-form button[type=submit]")
