@@ -57,7 +57,7 @@ from .exceptions import (
     ValidateBudgetExceeded,
 )
 from .ip import address_block, get_client_ip
-from .keys import keys_for
+from .keys import app_of
 from .scopes import session_key_of
 
 # The budget errors are defined in .exceptions, with the others; they can still be
@@ -129,11 +129,7 @@ def subjects(request: HttpRequest) -> tuple[str | None, str]:
     if found is None:
         session = getattr(request, "session", None)
         key = session_key_of(session) if session is not None else None
-        try:
-            keys = keys_for(request)
-            app = keys.app_key if keys is not None else ""
-        except ConfigurationError:  # the check itself fails as class configuration
-            app = "?"
+        app = app_of(request)
         address = _hashed(f"{app}|ip:{address_block(get_client_ip(request))}")
         found = (_hashed(f"{app}|s:{key}") if key else None), address
         request.__dict__["_captchala_budget_subjects"] = found

@@ -105,10 +105,6 @@ def address_block(address: str | None) -> str:
     return normal
 
 
-#: What ``CAPTCHALA_ADDRESS_STORAGE`` may be.
-STORAGE_MODES = ("full", "truncated", "hashed", "none")
-
-
 def stored_address(address: str | None) -> str | None:
     """What is stored of ``address`` (a normalised address) under
     ``CAPTCHALA_ADDRESS_STORAGE``: the address (``full``); its network, an IPv4 address

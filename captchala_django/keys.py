@@ -94,6 +94,17 @@ def _as_keys(answer: Any) -> AppKeys | None:
     )
 
 
+def app_of(request: HttpRequest | None) -> str:
+    """The app a request's scopes and budgets are kept apart by: its resolver's app key, ``""``
+    for the settings' keys, ``"?"`` when the resolver fails (its checks fail as class
+    ``configuration``, and it holds nothing another app could use)."""
+    try:
+        keys = keys_for(request)
+    except ConfigurationError:
+        return "?"
+    return keys.app_key if keys is not None else ""
+
+
 def app_key_for(request: HttpRequest | None) -> str:
     """The app key the widget renders for ``request``."""
     keys = keys_for(request)

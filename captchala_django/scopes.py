@@ -158,19 +158,10 @@ def resolve_scope(request: HttpRequest, scope: ScopeArg = None, route: str | Non
     """Turn a ``scope`` argument into a :class:`Scope` for ``request`` (of its app, with
     keys per site)."""
     found = _resolve_scope(request, scope, route)
-    app = _app_of(request)
+    from .keys import app_of
+
+    app = app_of(request)
     return replace(found, app=app) if app and not found.app else found
-
-
-def _app_of(request: HttpRequest) -> str:
-    from .exceptions import ConfigurationError
-    from .keys import keys_for
-
-    try:
-        keys = keys_for(request)
-    except ConfigurationError:  # its checks fail as class configuration; it holds nothing
-        return "?"
-    return keys.app_key if keys is not None else ""
 
 
 def _resolve_scope(request: HttpRequest, scope: ScopeArg, route: str | None) -> Scope:

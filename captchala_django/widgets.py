@@ -203,7 +203,7 @@ class CaptchaLaWidget(forms.Widget):
             "nonce": csp_nonce(request),
             "error": error,
             "scripts": not error and self._first_on_page(request),
-            # CAPTCHALA_CONSENT: the loader's tag is inert until the page says so.
+            # CAPTCHALA_CONSENT: the boot script's tag names the loader, loaded on consent.
             "consent": app_settings.CONSENT,
             "consent_label": gettext("Load the check"),
         }
